@@ -1,0 +1,3 @@
+from .iam_mask import IAMMaskGenerator
+
+__all__ = ['IAMMaskGenerator']

@@ -1,0 +1,3 @@
+from .infmae_vit import InfMAEViT
+
+__all__ = ['InfMAEViT']

@@ -1,0 +1,322 @@
+"""InfMAEViT: the hybrid conv + ViT multi-scale encoder of InfMAE."""
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+from mmengine.model import BaseModule
+
+from infmae_mm.registry import register_in_hosts
+from ..layers import (ConvPatchEmbed, MaskedConvBlock, TransformerBlock,
+                      resize_pos_embed, sincos_pos_embed_2d)
+from ..masking import (IAMMask, IAMMasking, check_token_grid,
+                       upsample_token_mask)
+
+#: Patch sizes of the three embeddings: stride 4, 8 and 16 overall.
+PATCH_SIZES = (4, 2, 2)
+TOKEN_PATCH = 16
+
+
+@register_in_hosts('MODELS')
+class InfMAEViT(BaseModule):
+    """The InfMAE encoder (`InfMAE <https://arxiv.org/abs/2402.00407>`_).
+
+    Stage 1 and 2 are convolutional (k4 and k2 patch embeddings with
+    LayerNorm + GELU, then masked conv blocks with a depthwise 5x5 mixer);
+    stage 3 embeds with a k2 conv and a linear layer, adds a position table
+    and runs ViT blocks. The module holds exactly the parameters of the
+    official encoder (``patch_embed1-4``, ``blocks1-3``, ``norm``,
+    ``pos_embed``): the pre-training-only pieces (the stage fusion
+    projections and the official IAM scorer) belong to the ``InfMAE``
+    algorithm and are passed in.
+
+    Two modes:
+
+    * ``forward(x, mask)``, ``mask`` an :class:`IAMMask` or True (pre-training):
+      conv stages see only visible patches, stage 3 runs on the visible tokens
+      only. Returns ``(latent, mask, ids_restore)``.
+    * ``forward(x, mask=None)`` (features): F1 (stride 4), F2 (stride 8) and
+      F3 (stride 16) as NCHW maps, selected by ``out_indices``.
+
+    Args:
+        arch (str | dict): A key of ``arch_zoo`` or a dict with
+            ``embed_dims`` (3 ints), ``depths`` (3 ints) and ``num_heads``.
+        img_size (int | tuple[int, int]): Size the position table is built
+            for. Other sizes (multiples of 16) work: a fixed sin-cos table is
+            rebuilt exactly, a learned one is resized bicubically.
+        in_channels (int): Image channels (3 for gray replicated like the
+            official model, 1 for single-channel infrared). Defaults to 3.
+        mlp_ratio (float): MLP expansion of every block. Defaults to 4.
+        qkv_bias (bool): Bias of the qkv projections. Defaults to True.
+        drop_path_rate (float): Stochastic depth, rising linearly over all
+            conv and transformer blocks. Defaults to 0.
+        learnable_pos_embed (bool): Train the position table (fine-tuning).
+            False keeps the fixed sin-cos table of pre-training.
+        out_indices (Sequence[int]): Feature-mode outputs, 0 = F1, 1 = F2,
+            2 = F3. Defaults to (0, 1, 2).
+        final_norm (bool): Apply ``norm`` to F3 in feature mode. The masked
+            mode always applies it. Defaults to False (as MCMAE downstream).
+        layer_scale_init (float, optional): Layer-scale init of the ViT blocks
+            (fine-tuning); None disables. Defaults to None.
+        mask_cfg (dict): Parameter-free IAM used when ``forward`` gets
+            ``mask=True``. Defaults to intensity scoring with stride 4.
+        init_cfg (dict | list[dict], optional): Initialisation config.
+    """
+
+    arch_zoo: Dict[str, dict] = {
+        **dict.fromkeys(['n', 'nano'], {
+            'embed_dims': (32, 48, 64),
+            'depths': (1, 1, 2),
+            'num_heads': 2
+        }),
+        **dict.fromkeys(['t', 'tiny'], {
+            'embed_dims': (64, 96, 192),
+            'depths': (2, 2, 4),
+            'num_heads': 3
+        }),
+        **dict.fromkeys(['s', 'small'], {
+            'embed_dims': (128, 256, 384),
+            'depths': (2, 2, 11),
+            'num_heads': 6
+        }),
+        **dict.fromkeys(['b', 'base'], {
+            'embed_dims': (256, 384, 768),
+            'depths': (2, 2, 11),
+            'num_heads': 12
+        }),
+        **dict.fromkeys(['l', 'large'], {
+            'embed_dims': (384, 768, 1024),
+            'depths': (2, 2, 23),
+            'num_heads': 16
+        }),
+    }
+
+    def __init__(self,
+                 arch: Union[str, dict] = 'base',
+                 img_size: Union[int, Tuple[int, int]] = 224,
+                 in_channels: int = 3,
+                 mlp_ratio: float = 4.,
+                 qkv_bias: bool = True,
+                 drop_path_rate: float = 0.,
+                 learnable_pos_embed: bool = False,
+                 out_indices: Sequence[int] = (0, 1, 2),
+                 final_norm: bool = False,
+                 layer_scale_init: Optional[float] = None,
+                 mask_cfg: Optional[dict] = None,
+                 init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.arch_settings = self._parse_arch(arch)
+        dims = tuple(self.arch_settings['embed_dims'])
+        depths = tuple(self.arch_settings['depths'])
+        num_heads = self.arch_settings['num_heads']
+        self.embed_dims = dims
+        self.depths = depths
+        self.in_channels = in_channels
+        img_size = (img_size, img_size) if isinstance(img_size,
+                                                      int) else img_size
+        self.img_size = tuple(img_size)
+        self.grid_size = check_token_grid(*self.img_size, TOKEN_PATCH)
+        self.learnable_pos_embed = learnable_pos_embed
+        self.final_norm = final_norm
+        for i in out_indices:
+            if i not in (0, 1, 2):
+                raise ValueError(f'out_indices must be in (0, 1, 2) '
+                                 f'(F1, F2, F3), got {tuple(out_indices)}.')
+        self.out_indices = tuple(out_indices)
+
+        dpr = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+        self.patch_embed1 = ConvPatchEmbed(in_channels, dims[0],
+                                           PATCH_SIZES[0])
+        self.patch_embed2 = ConvPatchEmbed(dims[0], dims[1], PATCH_SIZES[1])
+        self.patch_embed3 = ConvPatchEmbed(dims[1], dims[2], PATCH_SIZES[2])
+        self.token_proj = nn.Linear(dims[2], dims[2])
+        self.blocks1 = nn.ModuleList([
+            MaskedConvBlock(dims[0], mlp_ratio, drop_path=dpr[i])
+            for i in range(depths[0])
+        ])
+        self.blocks2 = nn.ModuleList([
+            MaskedConvBlock(dims[1], mlp_ratio, drop_path=dpr[depths[0] + i])
+            for i in range(depths[1])
+        ])
+        self.blocks3 = nn.ModuleList([
+            TransformerBlock(
+                dims[2],
+                num_heads,
+                mlp_ratio,
+                qkv_bias,
+                drop_path=dpr[depths[0] + depths[1] + i],
+                layer_scale_init=layer_scale_init) for i in range(depths[2])
+        ])
+        self.norm = nn.LayerNorm(dims[2], eps=1e-6)
+        num_tokens = self.grid_size[0] * self.grid_size[1]
+        self.pos_embed = nn.Parameter(
+            sincos_pos_embed_2d(dims[2], self.grid_size).reshape(
+                1, num_tokens, dims[2]),
+            requires_grad=learnable_pos_embed)
+        mask_cfg = dict(scorer='intensity', stride=4, descending=True,
+                        **(mask_cfg or {}))
+        if mask_cfg['scorer'] == 'linear':
+            raise ValueError(
+                "InfMAEViT's own masking must be parameter-free; configure "
+                "the official 'linear' scorer on the InfMAE algorithm "
+                "(mask_generator=dict(scorer='linear')).")
+        self.default_masking = IAMMasking(**mask_cfg)
+
+    @classmethod
+    def _parse_arch(cls, arch: Union[str, dict]) -> dict:
+        if isinstance(arch, str):
+            key = arch.lower()
+            if key not in cls.arch_zoo:
+                raise KeyError(f'Arch {arch!r} is not in the InfMAEViT arch '
+                               f'zoo {sorted(set(cls.arch_zoo))}.')
+            return dict(cls.arch_zoo[key])
+        missing = {'embed_dims', 'depths', 'num_heads'} - set(arch)
+        if missing:
+            raise KeyError(f'A custom InfMAEViT arch needs {sorted(missing)}.')
+        return dict(arch)
+
+    # ------------------------------------------------------------------ init
+    def init_weights(self) -> None:
+        """Initialise like the official model unless loading a checkpoint.
+
+        Linear layers and the k2 stage-3 embedding get Xavier-uniform (bias 0),
+        LayerNorms 1/0, the position table sin-cos; the other convolutions
+        keep PyTorch's default initialisation.
+        """
+        super().init_weights()
+        if (isinstance(self.init_cfg, dict)
+                and self.init_cfg.get('type') == 'Pretrained'):
+            return
+        with torch.no_grad():
+            self.pos_embed.copy_(
+                sincos_pos_embed_2d(self.embed_dims[2], self.grid_size))
+        w = self.patch_embed3.projection.weight
+        nn.init.xavier_uniform_(w.view(w.shape[0], -1))
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.xavier_uniform_(m.weight)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.LayerNorm):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    # --------------------------------------------------------------- helpers
+    def check_input(self, x: torch.Tensor) -> Tuple[int, int]:
+        """Validate a (B, C, H, W) batch and return its token grid."""
+        if x.dim() != 4:
+            raise ValueError(f'InfMAEViT expects a (B, C, H, W) batch, got '
+                             f'shape {tuple(x.shape)}.')
+        if x.shape[1] != self.in_channels:
+            raise ValueError(
+                f'InfMAEViT was built with in_channels={self.in_channels} '
+                f'but got {x.shape[1]}-channel images. Either set '
+                f'model.backbone.in_channels={x.shape[1]} (and the data '
+                f'preprocessor mean/std to {x.shape[1]} values), or load '
+                f"images with color_type='"
+                f"{'grayscale' if self.in_channels == 1 else 'color'}'.")
+        return check_token_grid(x.shape[2], x.shape[3], TOKEN_PATCH)
+
+    def position_table(self, grid_size: Tuple[int, int]) -> torch.Tensor:
+        """Position table (1, h * w, C) for a token grid.
+
+        A fixed sin-cos table is rebuilt exactly for the grid; a learned one
+        is resized bicubically.
+        """
+        if tuple(grid_size) == self.grid_size:
+            return self.pos_embed
+        if not self.learnable_pos_embed:
+            return sincos_pos_embed_2d(self.embed_dims[2], grid_size).to(
+                self.pos_embed)
+        return resize_pos_embed(self.pos_embed, self.grid_size, grid_size)
+
+    def embed_tokens(self, f2: torch.Tensor) -> torch.Tensor:
+        """Stage-3 tokens (B, N, C3) with positions, from F2 (B, C2, h2, w2)."""
+        x = self.patch_embed3(f2)
+        grid = x.shape[2:]
+        x = self.token_proj(x.flatten(2).transpose(1, 2))
+        return x + self.position_table(tuple(grid))
+
+    # --------------------------------------------------------------- forward
+    def forward(
+        self,
+        x: torch.Tensor,
+        mask: Optional[Union[bool, IAMMask]] = True,
+        stage_fusion: Optional[nn.Module] = None,
+    ) -> Union[Tuple[torch.Tensor, ...], Tuple[torch.Tensor, torch.Tensor,
+                                                 torch.Tensor]]:
+        """Encode images.
+
+        Args:
+            x (torch.Tensor): (B, C, H, W), H and W multiples of 16.
+            mask (IAMMask | bool | None): An :class:`IAMMask` for the batch,
+                True to compute one with ``mask_cfg``, or None (or False) for
+                the feature mode.
+            stage_fusion (nn.Module, optional): Pre-training multi-scale
+                fusion, called as ``stage_fusion((F1, F2), ids_keep)`` and
+                added to the visible tokens before the final norm.
+
+        Returns:
+            tuple: Masked mode: ``latent`` (B, N_vis, C3), ``mask`` (B, N)
+            (1 = masked) and ``ids_restore`` (B, N). Feature mode: the maps
+            of ``out_indices`` among F1 (B, C1, H/4, W/4),
+            F2 (B, C2, H/8, W/8) and F3 (B, C3, H/16, W/16).
+        """
+        grid = self.check_input(x)
+        if mask is None or mask is False:
+            return self.forward_features(x)
+        if mask is True:
+            mask = self.default_masking(x)
+        return self.forward_masked(x, mask, grid, stage_fusion)
+
+    def forward_masked(self, x: torch.Tensor, iam: IAMMask,
+                       grid: Tuple[int, int],
+                       stage_fusion: Optional[nn.Module]) -> tuple:
+        """Masked pre-training pass; see :meth:`forward`."""
+        num_tokens = grid[0] * grid[1]
+        if iam.mask.shape != (x.shape[0], num_tokens):
+            raise ValueError(
+                f'The IAM mask has shape {tuple(iam.mask.shape)} but a '
+                f'{x.shape[2]}x{x.shape[3]} batch of {x.shape[0]} needs '
+                f'({x.shape[0]}, {num_tokens}); was it computed for another '
+                f'image size (crop after IAMMaskGenerator)?')
+        stage_masks = iam.stage_masks or (
+            upsample_token_mask(iam.mask, grid, 4),
+            upsample_token_mask(iam.mask, grid, 2))
+        visible1 = 1. - stage_masks[0].to(x.dtype)
+        visible2 = 1. - stage_masks[1].to(x.dtype)
+
+        f1 = self.patch_embed1(x)
+        for block in self.blocks1:
+            f1 = block(f1, visible1)
+        f2 = self.patch_embed2(f1)
+        for block in self.blocks2:
+            f2 = block(f2, visible2)
+        tokens = self.embed_tokens(f2)
+        ids_keep = iam.ids_keep
+        latent = torch.gather(
+            tokens, 1, ids_keep.unsqueeze(-1).expand(-1, -1,
+                                                     tokens.shape[-1]))
+        for block in self.blocks3:
+            latent = block(latent)
+        if stage_fusion is not None:
+            latent = latent + stage_fusion((f1, f2), ids_keep)
+        return self.norm(latent), iam.mask, iam.ids_restore
+
+    def forward_features(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        """Unmasked multi-scale features; see :meth:`forward`."""
+        f1 = self.patch_embed1(x)
+        for block in self.blocks1:
+            f1 = block(f1)
+        f2 = self.patch_embed2(f1)
+        for block in self.blocks2:
+            f2 = block(f2)
+        tokens = self.embed_tokens(f2)
+        for block in self.blocks3:
+            tokens = block(tokens)
+        if self.final_norm:
+            tokens = self.norm(tokens)
+        B, _, H, W = x.shape
+        f3 = tokens.transpose(1, 2).reshape(B, -1, H // TOKEN_PATCH,
+                                            W // TOKEN_PATCH)
+        feats = (f1, f2, f3)
+        return tuple(feats[i] for i in self.out_indices)

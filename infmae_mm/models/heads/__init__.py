@@ -1,0 +1,3 @@
+from .reconstruction_head import InfMAEReconstructionHead
+
+__all__ = ['InfMAEReconstructionHead']

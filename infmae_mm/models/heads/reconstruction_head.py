@@ -1,0 +1,90 @@
+"""Infrared pixel reconstruction head of InfMAE pre-training."""
+from typing import Tuple
+
+import torch
+from mmengine.model import BaseModule
+from mmpretrain.registry import MODELS
+
+from infmae_mm.registry import register_in_hosts
+
+
+@register_in_hosts('MODELS', hosts=('mmpretrain', ))
+class InfMAEReconstructionHead(BaseModule):
+    """MSE between predicted and true pixels of the masked patches.
+
+    Works for any (h, w) token grid and for 1- or 3-channel targets. With a
+    3-channel input of replicated gray (the official setting) and
+    ``in_channels=1`` the target is the channel mean, i.e. the gray image.
+
+    Args:
+        loss (dict): Loss config; it is called as ``loss(pred, target, mask)``.
+            Defaults to mmpretrain's L2 ``PixelReconstructionLoss``, which
+            averages over a patch's values and then over masked patches.
+        norm_pix (bool): Normalise each target patch by its own mean and
+            variance. The official InfMAE recipe keeps it off.
+        patch_size (int): Patch side. Defaults to 16.
+        in_channels (int): Target channels (1 or 3). Defaults to 3.
+    """
+
+    def __init__(self,
+                 loss: dict = dict(
+                     type='PixelReconstructionLoss', criterion='L2'),
+                 norm_pix: bool = False,
+                 patch_size: int = 16,
+                 in_channels: int = 3) -> None:
+        super().__init__()
+        self.norm_pix = norm_pix
+        self.patch_size = patch_size
+        self.in_channels = in_channels
+        self.loss_module = MODELS.build(loss)
+
+    def patchify(self, imgs: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) -> (B, h * w, p * p * C), values ordered (p, q, c)."""
+        p = self.patch_size
+        B, C, H, W = imgs.shape
+        if H % p or W % p:
+            raise ValueError(f'Image sides {H}x{W} are not multiples of the '
+                             f'patch size {p}.')
+        x = imgs.reshape(B, C, H // p, p, W // p, p)
+        return x.permute(0, 2, 4, 3, 5, 1).reshape(B, (H // p) * (W // p),
+                                                   p * p * C)
+
+    def unpatchify(self, x: torch.Tensor,
+                   grid_size: Tuple[int, int]) -> torch.Tensor:
+        """(B, h * w, p * p * C) -> (B, C, h * p, w * p); inverse of patchify."""
+        p, (h, w) = self.patch_size, grid_size
+        B, C = x.shape[0], x.shape[-1] // (p * p)
+        x = x.reshape(B, h, w, p, p, C).permute(0, 5, 1, 3, 2, 4)
+        return x.reshape(B, C, h * p, w * p)
+
+    def construct_target(self, imgs: torch.Tensor) -> torch.Tensor:
+        """Patchified target (B, N, p * p * in_channels) of a (B, C, H, W)
+        batch, per-patch normalised when ``norm_pix``."""
+        if imgs.shape[1] != self.in_channels:
+            if self.in_channels != 1:
+                raise ValueError(
+                    f'The reconstruction head predicts {self.in_channels} '
+                    f'channels but the images have {imgs.shape[1]}; set '
+                    f'head.in_channels (and neck.in_channels) to '
+                    f'{imgs.shape[1]} or 1.')
+            imgs = imgs.mean(1, keepdim=True)
+        target = self.patchify(imgs)
+        if self.norm_pix:
+            mean = target.mean(dim=-1, keepdim=True)
+            var = target.var(dim=-1, keepdim=True)
+            target = (target - mean) / (var + 1.e-6)**.5
+        return target
+
+    def loss(self, pred: torch.Tensor, target: torch.Tensor,
+             mask: torch.Tensor) -> torch.Tensor:
+        """Reconstruction loss.
+
+        Args:
+            pred (torch.Tensor): (B, N, p * p * in_channels) predictions.
+            target (torch.Tensor): (B, C, H, W) normalised input images.
+            mask (torch.Tensor): (B, N), 1 = masked (the patches scored).
+
+        Returns:
+            torch.Tensor: The scalar loss.
+        """
+        return self.loss_module(pred, self.construct_target(target), mask)

@@ -1,0 +1,10 @@
+from .conv_block import ConvFFN, MaskedConvBlock
+from .patch_embed import ConvPatchEmbed, layer_norm_2d
+from .pos_embed import resize_pos_embed, sincos_pos_embed_2d
+from .transformer_block import FFN, MultiheadSelfAttention, TransformerBlock
+
+__all__ = [
+    'ConvFFN', 'MaskedConvBlock', 'ConvPatchEmbed', 'layer_norm_2d',
+    'resize_pos_embed', 'sincos_pos_embed_2d', 'FFN', 'MultiheadSelfAttention',
+    'TransformerBlock'
+]

@@ -1,0 +1,69 @@
+"""Fixed 2-D sine-cosine position tables (MAE convention) and their resizing."""
+from typing import Tuple
+
+import torch
+import torch.nn.functional as F
+
+
+def sincos_pos_embed_2d(embed_dim: int,
+                        grid_size: Tuple[int, int],
+                        temperature: float = 10000.) -> torch.Tensor:
+    """Build MAE's fixed 2-D sin-cos position table without a cls slot.
+
+    The first half of the channels encodes the column (x) coordinate and the
+    second half the row (y) coordinate, each half laid out as
+    ``concat(sin(pos * omega), cos(pos * omega))`` with
+    ``omega_k = 1 / temperature ** (k / (embed_dim / 4))``. This is the layout
+    of the official InfMAE/MAE checkpoints, so tables built here equal theirs.
+
+    Args:
+        embed_dim (int): Channels C; must be divisible by 4.
+        grid_size (tuple[int, int]): Token grid ``(h, w)``.
+        temperature (float): Frequency base. Defaults to 10000.
+
+    Returns:
+        torch.Tensor: The table, shape (1, h * w, C), float32.
+    """
+    if embed_dim % 4 != 0:
+        raise ValueError(
+            f'sin-cos position embedding needs embed_dim divisible by 4, '
+            f'got {embed_dim}.')
+    h, w = grid_size
+    # float64 keeps the table bit-identical to the numpy reference.
+    omega = torch.arange(embed_dim // 4, dtype=torch.float64)
+    omega = 1. / temperature**(omega / (embed_dim / 4.))
+    rows, cols = torch.meshgrid(
+        torch.arange(h, dtype=torch.float64),
+        torch.arange(w, dtype=torch.float64),
+        indexing='ij')
+
+    def encode(pos: torch.Tensor) -> torch.Tensor:
+        out = pos.reshape(-1, 1) * omega.reshape(1, -1)
+        return torch.cat([torch.sin(out), torch.cos(out)], dim=1)
+
+    table = torch.cat([encode(cols), encode(rows)], dim=1)
+    return table.float().unsqueeze(0)
+
+
+def resize_pos_embed(pos_embed: torch.Tensor, src_shape: Tuple[int, int],
+                     dst_shape: Tuple[int, int],
+                     mode: str = 'bicubic') -> torch.Tensor:
+    """Resize a (1, h*w, C) position table to another token grid.
+
+    Args:
+        pos_embed (torch.Tensor): Table of shape (1, h_src * w_src, C).
+        src_shape (tuple[int, int]): ``(h_src, w_src)``.
+        dst_shape (tuple[int, int]): ``(h_dst, w_dst)``.
+        mode (str): Interpolation mode. Defaults to 'bicubic'.
+
+    Returns:
+        torch.Tensor: Table of shape (1, h_dst * w_dst, C).
+    """
+    if tuple(src_shape) == tuple(dst_shape):
+        return pos_embed
+    c = pos_embed.shape[-1]
+    grid = pos_embed.reshape(1, src_shape[0], src_shape[1], c)
+    grid = grid.permute(0, 3, 1, 2)
+    grid = F.interpolate(
+        grid.float(), size=dst_shape, mode=mode, align_corners=False)
+    return grid.permute(0, 2, 3, 1).reshape(1, -1, c).to(pos_embed.dtype)

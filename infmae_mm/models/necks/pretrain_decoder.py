@@ -1,0 +1,128 @@
+"""The shallow transformer decoder of InfMAE pre-training."""
+from typing import Optional, Tuple, Union
+
+import torch
+import torch.nn as nn
+from mmengine.model import BaseModule
+
+from infmae_mm.registry import register_in_hosts
+from ..layers import TransformerBlock, sincos_pos_embed_2d
+
+
+@register_in_hosts('MODELS', hosts=('mmpretrain', ))
+class InfMAEPretrainDecoder(BaseModule):
+    """Decoder placing mask tokens among the visible latents (no cls token).
+
+    Visible latents are projected to the decoder width and scattered back to
+    their raster positions; every other position gets the learned mask token.
+    A fixed sin-cos table is added and ``decoder_depth`` transformer blocks
+    predict the pixels of every patch.
+
+    Args:
+        embed_dim (int): Encoder width C3. Defaults to 768.
+        decoder_embed_dim (int): Decoder width. Defaults to 512.
+        decoder_depth (int): Blocks; the paper uses 2. Defaults to 2.
+        decoder_num_heads (int): Heads. Defaults to 16.
+        mlp_ratio (float): MLP expansion. Defaults to 4.
+        patch_size (int): Token patch side. Defaults to 16.
+        in_channels (int): Channels to predict per pixel. Defaults to 3.
+        grid_size (int | tuple[int, int]): Token grid of the stored table.
+            Other grids get an exactly rebuilt table. Defaults to 14.
+        init_cfg (dict, optional): Initialisation config.
+
+    Example:
+        >>> import torch
+        >>> decoder = InfMAEPretrainDecoder(embed_dim=64,
+        ...     decoder_embed_dim=32, decoder_num_heads=2)
+        >>> latent = torch.rand(2, 49, 64)
+        >>> ids_restore = torch.stack([torch.randperm(196) for _ in range(2)])
+        >>> decoder(latent, ids_restore).shape
+        torch.Size([2, 196, 768])
+    """
+
+    def __init__(self,
+                 embed_dim: int = 768,
+                 decoder_embed_dim: int = 512,
+                 decoder_depth: int = 2,
+                 decoder_num_heads: int = 16,
+                 mlp_ratio: float = 4.,
+                 patch_size: int = 16,
+                 in_channels: int = 3,
+                 grid_size: Union[int, Tuple[int, int]] = 14,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.grid_size = (grid_size, grid_size) if isinstance(
+            grid_size, int) else tuple(grid_size)
+        self.decoder_embed_dim = decoder_embed_dim
+        self.decoder_embed = nn.Linear(embed_dim, decoder_embed_dim)
+        self.mask_token = nn.Parameter(torch.zeros(1, 1, decoder_embed_dim))
+        self.decoder_pos_embed = nn.Parameter(
+            sincos_pos_embed_2d(decoder_embed_dim, self.grid_size),
+            requires_grad=False)
+        self.decoder_blocks = nn.ModuleList([
+            TransformerBlock(decoder_embed_dim, decoder_num_heads, mlp_ratio)
+            for _ in range(decoder_depth)
+        ])
+        self.decoder_norm = nn.LayerNorm(decoder_embed_dim, eps=1e-6)
+        self.decoder_pred = nn.Linear(decoder_embed_dim,
+                                      patch_size**2 * in_channels)
+
+    def init_weights(self) -> None:
+        """Official init: sin-cos table, Xavier linears, mask token N(0, .02)."""
+        super().init_weights()
+        if (isinstance(self.init_cfg, dict)
+                and self.init_cfg.get('type') == 'Pretrained'):
+            return
+        with torch.no_grad():
+            self.decoder_pos_embed.copy_(
+                sincos_pos_embed_2d(self.decoder_embed_dim, self.grid_size))
+        nn.init.normal_(self.mask_token, std=.02)
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.xavier_uniform_(m.weight)
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.LayerNorm):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    def forward(self,
+                latent: torch.Tensor,
+                ids_restore: torch.Tensor,
+                grid_size: Optional[Tuple[int, int]] = None) -> torch.Tensor:
+        """Predict every patch.
+
+        Args:
+            latent (torch.Tensor): (B, N_vis, C3) encoded visible tokens.
+            ids_restore (torch.Tensor): (B, N) un-shuffle ids; the first N_vis
+                entries of ``cat([visible, masked])`` are the latents.
+            grid_size (tuple[int, int], optional): Token grid (h, w) with
+                h * w = N. Defaults to the stored grid, or a square one.
+
+        Returns:
+            torch.Tensor: (B, N, patch_size**2 * in_channels) predictions.
+        """
+        B, num_tokens = ids_restore.shape
+        x = self.decoder_embed(latent)
+        mask_tokens = self.mask_token.expand(B, num_tokens - x.shape[1], -1)
+        x = torch.cat([x, mask_tokens], dim=1)
+        x = torch.gather(x, 1,
+                         ids_restore.unsqueeze(-1).expand(-1, -1, x.shape[2]))
+        x = x + self._position_table(num_tokens, grid_size).to(x.dtype)
+        for block in self.decoder_blocks:
+            x = block(x)
+        return self.decoder_pred(self.decoder_norm(x))
+
+    def _position_table(self, num_tokens: int,
+                        grid_size: Optional[Tuple[int, int]]) -> torch.Tensor:
+        if grid_size is None:
+            side = int(round(num_tokens**0.5))
+            grid_size = self.grid_size if num_tokens == (
+                self.grid_size[0] * self.grid_size[1]) else (side, side)
+        grid_size = tuple(grid_size)
+        if grid_size[0] * grid_size[1] != num_tokens:
+            raise ValueError(f'grid_size {grid_size} does not hold the '
+                             f'{num_tokens} tokens of ids_restore.')
+        if grid_size == self.grid_size:
+            return self.decoder_pos_embed
+        return sincos_pos_embed_2d(self.decoder_embed_dim,
+                                   grid_size).to(self.decoder_pos_embed)

@@ -1,0 +1,3 @@
+from .infmae import MASK_KEYS, InfMAE
+
+__all__ = ['InfMAE', 'MASK_KEYS']

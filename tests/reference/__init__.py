@@ -1,0 +1,1 @@
+"""Independent test oracle: a plain-PyTorch re-implementation of the official InfMAE model."""

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Create (or complete) the project's virtual environment with the reference stack of
+# requirements/reference.txt. Idempotent: each step is skipped when already satisfied,
+# so `make demo` / `make test` call it every time at almost no cost.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${VENV:-.venv}
+PY=${PYTHON:-python3}
+REQ=requirements/reference.txt
+stamp="$VENV/.infmae_mm_env_ok"
+if [ -f "$stamp" ] && cmp -s "$REQ" "$stamp"; then exit 0; fi
+
+log() { printf '[setup_env] %s\n' "$*"; }
+[ -x "$VENV/bin/python" ] || { log "creating $VENV"; "$PY" -m venv "$VENV"; }
+pip() { "$VENV/bin/python" -m pip "$@"; }
+
+# Every install is constrained by the reference file, so no dependency can
+# drag in another numpy, opencv or setuptools on the way.
+log "build tools"
+pip install -q --upgrade pip wheel -c "$REQ" setuptools ninja
+log "torch / torchvision (registry builds; CPU works, CUDA used where present)"
+pip install -q -c "$REQ" torch torchvision numpy
+if ! "$VENV/bin/python" -c "import mmcv.ops" 2>/dev/null; then
+  log "mmcv with its ops, built from source against the installed torch (about 7 min on 2 cores the first time; pip caches the wheel)"
+  MAX_JOBS=${MAX_JOBS:-2} pip install --no-build-isolation -c "$REQ" mmengine mmcv
+fi
+log "OpenMMLab hosts and the rest of the reference stack"
+pip install -q -r "$REQ"
+log "infmae_mm (editable)"
+pip install -q --no-build-isolation --no-deps -e .
+"$VENV/bin/python" -c "import torch, mmcv.ops, mmpretrain, mmseg, mmdet, infmae_mm; print('[setup_env] ok: torch', torch.__version__, 'mmcv', mmcv.__version__)"
+cp "$REQ" "$stamp"
