@@ -102,8 +102,9 @@ def main() -> None:
         cfg.merge_from_dict(args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     model = MODELS.build(cfg.model)
-    model.init_weights()
-    if args.checkpoint.lower() != 'none':
+    if args.checkpoint.lower() == 'none':
+        model.init_weights()
+    else:
         load_checkpoint(model, args.checkpoint, map_location='cpu')
     model.to(args.device).eval()
 
