@@ -5,6 +5,6 @@ dict(imports=['infmae_mm'])`` in a config does it for the OpenMMLab tools).
 """
 from .version import __version__
 
-from . import datasets, models  # noqa: E402,F401  (registration)
+from . import datasets, engine, evaluation, models  # noqa: E402,F401,E501  (registration)
 
 __all__ = ['__version__']

@@ -23,6 +23,55 @@ _ALLOWED_GLOBALS: Dict[Tuple[str, str], Any] = {
 }
 
 
+def _numpy_globals() -> Dict[Tuple[str, str], Any]:
+    """numpy arrays, dtypes and scalars (mmengine's message hub holds them)."""
+    import numpy as np
+    from numpy.core import multiarray
+    return {
+        ('numpy.core.multiarray', '_reconstruct'): multiarray._reconstruct,
+        ('numpy.core.multiarray', 'scalar'): multiarray.scalar,
+        ('numpy', 'ndarray'): np.ndarray,
+        ('numpy', 'dtype'): np.dtype,
+        # numpy pickles raw bytes as latin-1 text re-encoded on load.
+        ('_codecs', 'encode'): _encode_latin1,
+    }
+
+
+def _encode_latin1(text: str, encoding: str = 'latin1') -> bytes:
+    if encoding != 'latin1':
+        raise pickle.UnpicklingError(
+            f'Refusing _codecs.encode with encoding {encoding!r}.')
+    return text.encode('latin1')
+
+
+def _history_buffer_getattr(obj: Any, name: str) -> Any:
+    """``getattr`` limited to the statistics methods of a HistoryBuffer.
+
+    mmengine pickles HistoryBuffer's table of statistics methods as
+    ``getattr(HistoryBuffer, 'mean')`` and so on; a general ``getattr`` would
+    let a crafted file reach any attribute of any object, so nothing else
+    passes.
+    """
+    from mmengine.logging import HistoryBuffer
+    statistics = {'min', 'max', 'current', 'mean',
+                  *HistoryBuffer._statistics_methods}
+    if (obj is HistoryBuffer or isinstance(obj, HistoryBuffer)) and \
+            name in statistics:
+        return getattr(obj, name)
+    raise pickle.UnpicklingError(
+        f'Refusing getattr({type(obj).__name__}, {name!r}) in a checkpoint.')
+
+
+def _mmengine_globals() -> Dict[Tuple[str, str], Any]:
+    """What mmengine training checkpoints reference besides tensors."""
+    from mmengine.logging import HistoryBuffer
+    return {
+        ('mmengine.logging.history_buffer', 'HistoryBuffer'): HistoryBuffer,
+        ('builtins', 'getattr'): _history_buffer_getattr,
+        **_numpy_globals(),
+    }
+
+
 class CheckpointNamespace(types.SimpleNamespace):
     """Stand-in for ``argparse.Namespace`` (the official ``args`` entry).
 
@@ -45,6 +94,9 @@ class RestrictedUnpickler(pickle.Unpickler):
             return _ALLOWED_GLOBALS[key]
         if key in self.extra_globals:
             return self.extra_globals[key]
+        mmengine_globals = _mmengine_globals()
+        if key in mmengine_globals:
+            return mmengine_globals[key]
         if key == ('argparse', 'Namespace'):
             return CheckpointNamespace
         if module == 'torch' and isinstance(getattr(torch, name, None),
@@ -77,9 +129,10 @@ def safe_load_checkpoint(
     """``torch.load`` restricted to tensors, containers and known types.
 
     Works the same on torch versions with and without ``weights_only``
-    defaults, and also reads files that hold an ``argparse.Namespace`` (such
-    as the official InfMAE/MAE checkpoints), returned as
-    :class:`CheckpointNamespace`.
+    defaults. Besides tensors and containers it reads what mmengine training
+    checkpoints hold (``HistoryBuffer``, numpy arrays and scalars) and the
+    ``argparse.Namespace`` of official InfMAE/MAE checkpoints (returned as
+    :class:`CheckpointNamespace`).
 
     Args:
         path (str): Checkpoint file.

@@ -1,15 +1,20 @@
 """InfMAEViT: the hybrid conv + ViT multi-scale encoder of InfMAE."""
+import os
+import re
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
 from mmengine.model import BaseModule
 
+from mmengine.logging import MMLogger
+
 from infmae_mm.registry import register_in_hosts
-from ..layers import (ConvPatchEmbed, MaskedConvBlock, TransformerBlock,
-                      resize_pos_embed, sincos_pos_embed_2d)
+from ..layers import (ConvPatchEmbed, MaskedConvBlock, RelativePositionBias,
+                      TransformerBlock, resize_pos_embed, sincos_pos_embed_2d)
 from ..masking import (IAMMask, IAMMasking, check_token_grid,
                        upsample_token_mask)
+from .pretrained import adapt_to_model, load_encoder_state_dict, summarize_keys
 
 #: Patch sizes of the three embeddings: stride 4, 8 and 16 overall.
 PATCH_SIZES = (4, 2, 2)
@@ -53,10 +58,23 @@ class InfMAEViT(BaseModule):
             False keeps the fixed sin-cos table of pre-training.
         out_indices (Sequence[int]): Feature-mode outputs, 0 = F1, 1 = F2,
             2 = F3. Defaults to (0, 1, 2).
-        final_norm (bool): Apply ``norm`` to F3 in feature mode. The masked
-            mode always applies it. Defaults to False (as MCMAE downstream).
+        final_norm (bool): Apply ``norm`` to F3 in feature mode, as the
+            masked mode always does, so that every parameter is used and F3
+            is the pre-trained token representation. Defaults to True.
         layer_scale_init (float, optional): Layer-scale init of the ViT blocks
             (fine-tuning); None disables. Defaults to None.
+        use_rel_pos_bias (bool): Add a learned relative position bias to
+            every stage-3 block (MCMAE's segmentation backbone). Defaults to
+            False.
+        window_size (int, optional): Feature mode only: stage-3 blocks not in
+            ``global_attn_indexes`` attend within non-overlapping windows of
+            ``window_size`` x ``window_size`` tokens (ViTDet), for
+            detector-sized inputs. None: global attention everywhere.
+        global_attn_indexes (Sequence[int]): Stage-3 blocks that keep global
+            attention when ``window_size`` is set. Defaults to (2, 5, 8, 10).
+        frozen_stages (int): Freeze stages up to this one: 1 = stage 1,
+            2 = stages 1-2, 3 = the whole encoder (linear probing); -1 (the
+            default) freezes nothing. Frozen parts stay in eval mode.
         mask_cfg (dict): Parameter-free IAM used when ``forward`` gets
             ``mask=True``. Defaults to intensity scoring with stride 4.
         init_cfg (dict | list[dict], optional): Initialisation config.
@@ -99,8 +117,12 @@ class InfMAEViT(BaseModule):
                  drop_path_rate: float = 0.,
                  learnable_pos_embed: bool = False,
                  out_indices: Sequence[int] = (0, 1, 2),
-                 final_norm: bool = False,
+                 final_norm: bool = True,
                  layer_scale_init: Optional[float] = None,
+                 use_rel_pos_bias: bool = False,
+                 window_size: Optional[int] = None,
+                 global_attn_indexes: Sequence[int] = (2, 5, 8, 10),
+                 frozen_stages: int = -1,
                  mask_cfg: Optional[dict] = None,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -147,6 +169,21 @@ class InfMAEViT(BaseModule):
                 layer_scale_init=layer_scale_init) for i in range(depths[2])
         ])
         self.norm = nn.LayerNorm(dims[2], eps=1e-6)
+        self.window_size = window_size
+        self.global_attn_indexes = tuple(
+            i % depths[2] for i in global_attn_indexes)
+        self.rel_pos_biases = None
+        if use_rel_pos_bias:
+            self.rel_pos_biases = nn.ModuleList([
+                RelativePositionBias(
+                    self.grid_size if self._is_global(i) else
+                    (window_size, window_size), num_heads)
+                for i in range(depths[2])
+            ])
+        if frozen_stages not in (-1, 0, 1, 2, 3):
+            raise ValueError(f'frozen_stages must be -1 or 0-3, got '
+                             f'{frozen_stages}.')
+        self.frozen_stages = frozen_stages
         num_tokens = self.grid_size[0] * self.grid_size[1]
         self.pos_embed = nn.Parameter(
             sincos_pos_embed_2d(dims[2], self.grid_size).reshape(
@@ -160,6 +197,10 @@ class InfMAEViT(BaseModule):
                 "the official 'linear' scorer on the InfMAE algorithm "
                 "(mask_generator=dict(scorer='linear')).")
         self.default_masking = IAMMasking(**mask_cfg)
+        self._freeze_stages()
+
+    def _is_global(self, index: int) -> bool:
+        return self.window_size is None or index in self.global_attn_indexes
 
     @classmethod
     def _parse_arch(cls, arch: Union[str, dict]) -> dict:
@@ -182,10 +223,12 @@ class InfMAEViT(BaseModule):
         LayerNorms 1/0, the position table sin-cos; the other convolutions
         keep PyTorch's default initialisation.
         """
-        super().init_weights()
         if (isinstance(self.init_cfg, dict)
                 and self.init_cfg.get('type') == 'Pretrained'):
+            self.load_pretrained(self.init_cfg['checkpoint'],
+                                 self.init_cfg.get('prefix', 'backbone.'))
             return
+        super().init_weights()
         with torch.no_grad():
             self.pos_embed.copy_(
                 sincos_pos_embed_2d(self.embed_dims[2], self.grid_size))
@@ -199,6 +242,111 @@ class InfMAEViT(BaseModule):
             elif isinstance(m, nn.LayerNorm):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
+
+    def load_pretrained(self, checkpoint: str,
+                        prefix: str = 'backbone.') -> None:
+        """Load encoder weights, adapting them to this model's shapes.
+
+        Accepts infmae_mm pre-training checkpoints, checkpoints converted from
+        the official release and the official file itself. The position table
+        is resized bicubically to ``img_size``; a 3-channel stem is summed
+        over its input channels for a 1-channel model (exact for gray input).
+        Missing and unexpected keys are logged, folded by block index.
+
+        Raises:
+            ValueError: If tensors that exist in both have other shapes.
+        """
+        logger = MMLogger.get_current_instance()
+        if not os.path.isfile(checkpoint):
+            raise FileNotFoundError(
+                f'Pre-trained checkpoint {checkpoint} not found. Pre-train '
+                f'one (configs/pretrain), convert the official weights '
+                f'(tools/model_converters/infmae_official_to_mm.py), point '
+                f'model.backbone.init_cfg.checkpoint at it, or set '
+                f'model.backbone.init_cfg=None to train from scratch.')
+        state_dict = adapt_to_model(
+            load_encoder_state_dict(checkpoint, prefix), self)
+        own = self.state_dict()
+        mismatched = [
+            f'{k}: checkpoint {tuple(v.shape)} vs model '
+            f'{tuple(own[k].shape)}' for k, v in state_dict.items()
+            if k in own and v.shape != own[k].shape
+        ]
+        if mismatched:
+            raise ValueError(
+                f'{checkpoint} does not fit this InfMAEViT (arch '
+                f'{self.arch_settings}), {len(mismatched)} tensors differ:\n  '
+                + '\n  '.join(mismatched[:10]) +
+                ('\n  ...' if len(mismatched) > 10 else '') +
+                '\nIs the arch the one the checkpoint was trained with?')
+        result = self.load_state_dict(state_dict, strict=False)
+        # Relative-position tables and layer scales are new in fine-tuning.
+        logger.info(f'InfMAEViT: loaded {len(state_dict)} tensors from '
+                    f'{checkpoint} (prefix {prefix!r}).')
+        if result.missing_keys:
+            logger.warning('InfMAEViT: not in the checkpoint, kept at their '
+                           'initial values: ' +
+                           ', '.join(summarize_keys(result.missing_keys)))
+        if result.unexpected_keys:
+            logger.warning('InfMAEViT: in the checkpoint but not used: ' +
+                           ', '.join(summarize_keys(result.unexpected_keys)))
+
+    # ------------------------------------------------------ fine-tuning aids
+    def _freeze_stages(self) -> None:
+        stages = [
+            [self.patch_embed1, self.blocks1],
+            [self.patch_embed2, self.blocks2],
+            [
+                self.patch_embed3, self.token_proj, self.blocks3, self.norm,
+                self.rel_pos_biases
+            ],
+        ]
+        for stage in stages[:max(self.frozen_stages, 0)]:
+            for module in stage:
+                if module is None:
+                    continue
+                module.eval()
+                for param in module.parameters():
+                    param.requires_grad = False
+        if self.frozen_stages >= 3:
+            self.pos_embed.requires_grad = False
+
+    def train(self, mode: bool = True) -> 'InfMAEViT':
+        super().train(mode)
+        self._freeze_stages()
+        return self
+
+    def get_layer_depth(self, param_name: str,
+                        prefix: str = 'backbone.') -> Tuple[int, int]:
+        """Layer id of a parameter for layer-wise learning-rate decay.
+
+        The stem and both conv stages share the deepest decay (id 0), stage-3
+        block i gets i + 1 and everything after the blocks (the final norm,
+        and anything outside the backbone) the full rate.
+
+        Args:
+            param_name (str): Full parameter name.
+            prefix (str): Prefix of the backbone's parameters.
+
+        Returns:
+            tuple[int, int]: (layer id, number of layers); the lr scale is
+            ``decay ** (num_layers - 1 - layer_id)``.
+        """
+        num_layers = self.depths[2] + 2
+        if not param_name.startswith(prefix):
+            return num_layers - 1, num_layers
+        name = param_name[len(prefix):]
+        if name.startswith(('patch_embed', 'blocks1', 'blocks2', 'token_proj',
+                            'pos_embed')):
+            return 0, num_layers
+        match = re.match(r'(blocks3|rel_pos_biases)\.(\d+)\.', name)
+        if match:
+            return int(match.group(2)) + 1, num_layers
+        return num_layers - 1, num_layers
+
+    def no_weight_decay(self) -> Tuple[str, ...]:
+        """Parameter name parts that get no weight decay (position tables)."""
+        return ('pos_embed', 'relative_position_bias_table')
 
     # --------------------------------------------------------------- helpers
     def check_input(self, x: torch.Tensor) -> Tuple[int, int]:
@@ -240,7 +388,7 @@ class InfMAEViT(BaseModule):
     def forward(
         self,
         x: torch.Tensor,
-        mask: Optional[Union[bool, IAMMask]] = True,
+        mask: Optional[Union[bool, IAMMask]] = None,
         stage_fusion: Optional[nn.Module] = None,
     ) -> Union[Tuple[torch.Tensor, ...], Tuple[torch.Tensor, torch.Tensor,
                                                  torch.Tensor]]:
@@ -249,8 +397,9 @@ class InfMAEViT(BaseModule):
         Args:
             x (torch.Tensor): (B, C, H, W), H and W multiples of 16.
             mask (IAMMask | bool | None): An :class:`IAMMask` for the batch,
-                True to compute one with ``mask_cfg``, or None (or False) for
-                the feature mode.
+                True to compute one with ``mask_cfg``, or None (or False, the
+                default, which is what mmseg and mmdet call) for the feature
+                mode.
             stage_fusion (nn.Module, optional): Pre-training multi-scale
                 fusion, called as ``stage_fusion((F1, F2), ids_keep)`` and
                 added to the visible tokens before the final norm.
@@ -296,8 +445,12 @@ class InfMAEViT(BaseModule):
         latent = torch.gather(
             tokens, 1, ids_keep.unsqueeze(-1).expand(-1, -1,
                                                      tokens.shape[-1]))
-        for block in self.blocks3:
-            latent = block(latent)
+        if self.window_size is not None:
+            raise ValueError('Windowed attention is for fine-tuning; build '
+                             'the pre-training backbone with window_size='
+                             'None.')
+        for i, block in enumerate(self.blocks3):
+            latent = block(latent, self._visible_bias(i, grid, ids_keep))
         if stage_fusion is not None:
             latent = latent + stage_fusion((f1, f2), ids_keep)
         return self.norm(latent), iam.mask, iam.ids_restore
@@ -311,12 +464,54 @@ class InfMAEViT(BaseModule):
         for block in self.blocks2:
             f2 = block(f2)
         tokens = self.embed_tokens(f2)
-        for block in self.blocks3:
-            tokens = block(tokens)
+        grid = (x.shape[2] // TOKEN_PATCH, x.shape[3] // TOKEN_PATCH)
+        for i, block in enumerate(self.blocks3):
+            if self._is_global(i):
+                bias = None if self.rel_pos_biases is None else \
+                    self.rel_pos_biases[i](grid)
+                tokens = block(tokens, bias)
+            else:
+                tokens = self._windowed(block, i, tokens, grid)
         if self.final_norm:
             tokens = self.norm(tokens)
-        B, _, H, W = x.shape
-        f3 = tokens.transpose(1, 2).reshape(B, -1, H // TOKEN_PATCH,
-                                            W // TOKEN_PATCH)
+        f3 = tokens.transpose(1, 2).reshape(x.shape[0], -1, *grid)
         feats = (f1, f2, f3)
         return tuple(feats[i] for i in self.out_indices)
+
+    def _visible_bias(self, index: int, grid: Tuple[int, int],
+                      ids_keep: torch.Tensor) -> Optional[torch.Tensor]:
+        """Relative position bias (B, heads, N_vis, N_vis) among visible
+        tokens, or None without relative position bias."""
+        if self.rel_pos_biases is None:
+            return None
+        bias = self.rel_pos_biases[index](grid)[0]  # (heads, N, N)
+        rows = bias[:, ids_keep]  # (heads, B, N_vis, N)
+        rows = rows.permute(1, 0, 2, 3)
+        cols = ids_keep[:, None, None, :].expand(-1, rows.shape[1],
+                                                 rows.shape[2], -1)
+        return torch.gather(rows, 3, cols)
+
+    def _windowed(self, block: nn.Module, index: int, tokens: torch.Tensor,
+                  grid: Tuple[int, int]) -> torch.Tensor:
+        """Run ``block`` within non-overlapping windows of the token grid.
+
+        The grid is zero-padded to a multiple of the window; padded tokens are
+        dropped afterwards (as in ViTDet).
+        """
+        B, _, C = tokens.shape
+        ws = self.window_size
+        h, w = grid
+        ph, pw = (ws - h % ws) % ws, (ws - w % ws) % ws
+        x = tokens.reshape(B, h, w, C)
+        x = nn.functional.pad(x, (0, 0, 0, pw, 0, ph))
+        Hp, Wp = h + ph, w + pw
+        x = x.reshape(B, Hp // ws, ws, Wp // ws, ws, C).permute(0, 1, 3, 2, 4,
+                                                                 5)
+        x = x.reshape(-1, ws * ws, C)
+        bias = None if self.rel_pos_biases is None else \
+            self.rel_pos_biases[index]((ws, ws))
+        x = block(x, bias)
+        x = x.reshape(B, Hp // ws, Wp // ws, ws, ws, C).permute(0, 1, 3, 2, 4,
+                                                                 5)
+        x = x.reshape(B, Hp, Wp, C)[:, :h, :w]
+        return x.reshape(B, h * w, C)

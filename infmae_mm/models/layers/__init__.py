@@ -1,10 +1,12 @@
 from .conv_block import ConvFFN, MaskedConvBlock
 from .patch_embed import ConvPatchEmbed, layer_norm_2d
 from .pos_embed import resize_pos_embed, sincos_pos_embed_2d
+from .relative_position import RelativePositionBias, relative_position_index
 from .transformer_block import FFN, MultiheadSelfAttention, TransformerBlock
 
 __all__ = [
     'ConvFFN', 'MaskedConvBlock', 'ConvPatchEmbed', 'layer_norm_2d',
-    'resize_pos_embed', 'sincos_pos_embed_2d', 'FFN', 'MultiheadSelfAttention',
+    'resize_pos_embed', 'sincos_pos_embed_2d', 'RelativePositionBias',
+    'relative_position_index', 'FFN', 'MultiheadSelfAttention',
     'TransformerBlock'
 ]

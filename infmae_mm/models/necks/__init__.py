@@ -1,4 +1,5 @@
 from .pretrain_decoder import InfMAEPretrainDecoder
+from .pyramid_neck import InfMAEPyramidNeck
 from .stage_fusion import InfMAEStageFusion
 
-__all__ = ['InfMAEPretrainDecoder', 'InfMAEStageFusion']
+__all__ = ['InfMAEPretrainDecoder', 'InfMAEPyramidNeck', 'InfMAEStageFusion']

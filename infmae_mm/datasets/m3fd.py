@@ -1,0 +1,46 @@
+"""M3FDInfDataset: the infrared half of M3FD as a COCO-style mmdet dataset."""
+from typing import Optional
+
+from mmdet.datasets import CocoDataset
+
+from infmae_mm.registry import register_in_hosts
+from .m3fd_conversion import M3FD_CLASSES
+
+
+@register_in_hosts('DATASETS', hosts=('mmdet', ))
+class M3FDInfDataset(CocoDataset):
+    """M3FD infrared detection (6 classes) from the converter's COCO JSON.
+
+    Write the annotations with ``tools/dataset_converters/m3fd_to_coco.py``;
+    it fixes the category order to :data:`M3FD_CLASSES` (ids 1..6: People,
+    Car, Bus, Motorcycle, Lamp, Truck), stores box-shaped polygons as
+    ``segmentation`` (so ``LoadAnnotations(with_mask=True)`` gives Mask
+    R-CNN box masks) and image paths relative to the M3FD root
+    (``'Ir/00000.png'``).
+
+    .. code-block:: python
+
+        dict(type='M3FDInfDataset', data_root='data/M3FD/',
+             ann_file='annotations/m3fd_inf_train.json', pipeline=[...])
+
+    Args:
+        data_prefix (dict, optional): Image folder joined with
+            ``data_root`` before each ``file_name``. Defaults to
+            ``dict(img='')`` because the converter's file names already
+            start with ``Ir/``.
+        **kwargs: Passed to :class:`mmdet.datasets.CocoDataset`.
+    """
+    METAINFO = dict(
+        classes=M3FD_CLASSES,
+        # RGB, one clearly different hue per class.
+        palette=[(220, 20, 60), (0, 0, 230), (255, 165, 0), (0, 170, 0),
+                 (250, 250, 0), (148, 0, 211)])
+
+    def __init__(self,
+                 *args,
+                 data_prefix: Optional[dict] = None,
+                 **kwargs) -> None:
+        super().__init__(
+            *args,
+            data_prefix=dict(img='') if data_prefix is None else data_prefix,
+            **kwargs)

@@ -1,0 +1,3 @@
+from .layer_decay_constructor import InfMAELayerDecayOptimWrapperConstructor
+
+__all__ = ['InfMAELayerDecayOptimWrapperConstructor']
