@@ -1,0 +1,43 @@
+# The InfMAE-B detection trunk shared by the detectors: infrared data
+# preprocessing, the backbone with ViTDet-style windowed attention (16x16-token
+# windows, global attention in blocks 2/5/8/10, relative position bias) for
+# 1024x768 inputs (a 64x48 stage-3 grid), and InfMAEPyramidNeck (F1-F4,
+# strides 4-32) feeding mmdet's FPN. Leaf configs plug these into an mmdet
+# detector base; they are variables, not `model`, so that two bases never
+# define the same key.
+pretrained_checkpoint = 'checkpoints/infmae_vit-base-p16_inf30.pth'
+
+infmae_data_preprocessor = dict(
+    type='DetDataPreprocessor',
+    mean=[0.425 * 255] * 3,
+    std=[0.200 * 255] * 3,
+    bgr_to_rgb=False,
+    pad_mask=True,
+    pad_size_divisor=32)
+
+infmae_backbone = dict(
+    _delete_=True,
+    type='InfMAEViT',
+    arch='base',
+    img_size=(768, 1024),
+    learnable_pos_embed=True,
+    drop_path_rate=0.1,
+    use_rel_pos_bias=True,
+    window_size=16,
+    global_attn_indexes=(2, 5, 8, 10),
+    out_indices=(0, 1, 2),
+    init_cfg=dict(
+        type='Pretrained', checkpoint=pretrained_checkpoint,
+        prefix='backbone.'))
+
+infmae_neck = [
+    dict(
+        type='InfMAEPyramidNeck',
+        in_channels=(256, 384, 768),
+        norm_cfg=dict(type='SyncBN', requires_grad=True)),
+    dict(
+        type='FPN',
+        in_channels=[256, 384, 768, 768],
+        out_channels=256,
+        num_outs=5),
+]

@@ -1,0 +1,166 @@
+"""InfraredImageFolder: a pre-training folder that survives bad files."""
+import logging
+from typing import Dict, List, Optional, Sequence, Union
+
+from mmengine.dist import get_rank
+from mmengine.fileio import get_file_backend, list_from_file
+from mmengine.logging import print_log
+from mmpretrain.datasets import CustomDataset
+from torch.utils.data import get_worker_info
+
+from infmae_mm.datasets.curation import IMAGE_SUFFIXES
+from infmae_mm.datasets.image_decoding import ImageDecodeError
+from infmae_mm.registry import register_in_hosts
+
+
+@register_in_hosts('DATASETS', hosts=('mmpretrain', ))
+class InfraredImageFolder(CustomDataset):
+    """mmpretrain's ``CustomDataset`` for large, imperfect infrared folders.
+
+    Images are every file with one of ``extensions`` (any case) under the
+    folder, searched recursively, or the lines of ``ann_file`` (e.g. a
+    curation manifest), exactly as in ``CustomDataset``. Two things differ:
+
+    * **Start-up checks.** A missing folder, a folder without a single image
+      or an empty ``ann_file`` fails when the dataset is built, naming the
+      folder (or file) and the accepted suffixes. With ``with_label=True``
+      and an ``ann_file``, a line without an integer label fails at start
+      too, naming the file and line.
+    * **Unreadable images are skipped.** When the pipeline's
+      ``LoadThermalImage`` cannot read an image (missing, empty, truncated,
+      not an image) the next index is used instead (deterministic; up to
+      ``max_refetch`` images in a row), and a warning names the file, why it
+      failed, and the running count of skipped files. A long run is not
+      lost to one bad file out of millions; curate the set
+      (``tools/data/curate_pretrain_data.py``) to drop them for good.
+
+    The count is per process: each dataloader worker (and each rank) keeps
+    its own, so with ``num_workers=8`` a bad file is reported by the worker
+    that meets it and the counts of the workers add up. A file is reported
+    once per process; with ``persistent_workers=False`` workers restart
+    every epoch and report again. Only ``ImageDecodeError`` (what
+    ``LoadThermalImage`` raises) is skipped; other errors still stop the
+    run. mmengine's own retry of a pipeline returning None is unchanged.
+
+    Args:
+        data_root (str): Root of ``data_prefix`` and ``ann_file``.
+            Defaults to ''.
+        data_prefix (str | dict): Image folder under ``data_root``.
+            Defaults to ''.
+        ann_file (str): Optional list of images, one path per line
+            (``path label`` with ``with_label=True``). Defaults to ''.
+        with_label (bool): Whether samples have class labels. Defaults to
+            False (pre-training).
+        extensions (Sequence[str]): Accepted suffixes. Defaults to
+            ``('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.pgm')``.
+        skip_unreadable (bool): Skip unreadable images as described; False
+            makes them fail the run. Defaults to True.
+        **kwargs: Other ``CustomDataset`` / ``BaseDataset`` arguments
+            (``pipeline``, ``max_refetch``, ``lazy_init`` ...).
+    """
+
+    def __init__(self,
+                 data_root: str = '',
+                 data_prefix: Union[str, dict] = '',
+                 ann_file: str = '',
+                 with_label: bool = False,
+                 extensions: Sequence[str] = IMAGE_SUFFIXES,
+                 skip_unreadable: bool = True,
+                 **kwargs) -> None:
+        self.skip_unreadable = skip_unreadable
+        # path -> reason, for the files this process has skipped.
+        self._skipped: Dict[str, str] = {}
+        super().__init__(
+            data_root=data_root,
+            data_prefix=data_prefix,
+            ann_file=ann_file,
+            with_label=with_label,
+            extensions=extensions,
+            **kwargs)
+
+    @property
+    def skipped_files(self) -> Dict[str, str]:
+        """The files this process skipped so far, with the reasons."""
+        return dict(self._skipped)
+
+    def _suffixes(self) -> str:
+        return ' '.join(sorted(self.extensions))
+
+    def _check_folder(self) -> None:
+        """Fail early, and helpfully, when the folder holds no image."""
+        folder = self.img_prefix
+        fix = ('Set train_dataloader.dataset.data_root (and data_prefix) to '
+               'the folder of your images.')
+        backend = get_file_backend(folder, enable_singleton=True)
+        files = backend.list_dir_or_file(
+            folder, list_dir=False, list_file=True, recursive=True)
+        try:
+            # Stops at the first image: cheap however large the folder is.
+            found = any(self.is_valid_file(name) for name in files)
+        except (FileNotFoundError, NotADirectoryError):
+            raise FileNotFoundError(
+                f'The image folder {folder} does not exist. {fix}') from None
+        if not found:
+            raise FileNotFoundError(
+                f'No image found in {folder} (searched recursively for the '
+                f'suffixes {self._suffixes()}, any case). {fix} Other '
+                'suffixes are added with the dataset\'s extensions=(...).')
+
+    def _check_labels(self) -> None:
+        """Every line of a labelled ``ann_file`` ends with an integer."""
+        for number, line in enumerate(list_from_file(self.ann_file), 1):
+            parts = line.strip().rsplit(' ', 1)
+            if len(parts) != 2 or not parts[1].lstrip('-').isdigit():
+                raise ValueError(
+                    f'{self.ann_file}, line {number}: {line.strip()!r} has no '
+                    'integer label; with_label=True needs "path label" '
+                    'lines (pre-training lists need with_label=False).')
+
+    def load_data_list(self) -> List[dict]:
+        if not self.ann_file:
+            self._check_folder()
+        elif self.with_label:
+            self._check_labels()
+        data_list = super().load_data_list()
+        if not data_list:  # only an empty ann_file gets here
+            raise ValueError(
+                f'The image list {self.ann_file} is empty: it needs one image '
+                f'path per line, relative to {self.img_prefix} (suffixes '
+                f'{self._suffixes()}).')
+        return data_list
+
+    def _record_skip(self, error: ImageDecodeError, next_idx: int) -> None:
+        path = error.path or '?'
+        if path in self._skipped:
+            return
+        self._skipped[path] = error.reason
+        worker = get_worker_info()
+        where = 'main process' if worker is None else \
+            f'dataloader worker {worker.id}'
+        rank = get_rank()
+        if rank:
+            where = f'rank {rank} {where}'
+        print_log(
+            f'Skipped unreadable image {path} ({error.reason}); using the '
+            f'next image (index {next_idx}) instead. {len(self._skipped)} '
+            f'unreadable file(s) '
+            f'skipped so far by the {where}.',
+            logger='current',
+            level=logging.WARNING)
+
+    def prepare_data(self, idx: int) -> Optional[dict]:
+        if not self.skip_unreadable:
+            return super().prepare_data(idx)
+        tries = max(1, min(len(self), self.max_refetch + 1))
+        error: Optional[ImageDecodeError] = None
+        for _ in range(tries):
+            try:
+                return super().prepare_data(idx)
+            except ImageDecodeError as e:
+                error = e
+                idx = (idx + 1) % len(self)
+                self._record_skip(e, idx)
+        raise RuntimeError(
+            f'{tries} images in a row could not be read (the last: {error}). '
+            f'Is {self.img_prefix} the right folder? Curate it with '
+            'tools/data/curate_pretrain_data.py to list the unreadable files.')
