@@ -5,7 +5,7 @@ PY := .venv/bin/python
 WORK ?= work_dirs/demo
 DEMO_CONFIG := configs/pretrain/infmae_vit-tiny-p16_1xb16-coslr-20e_ir-sample.py
 
-.PHONY: env demo test sample-data clean
+.PHONY: env demo test bench sample-data clean
 
 env:
 	bash tools/setup_env.sh
@@ -23,3 +23,6 @@ test: env
 
 clean:
 	rm -rf work_dirs data/ir_sample
+
+bench: env
+	$(PY) tools/analysis_tools/benchmark_speed.py --out work_dirs/bench/benchmark.json

@@ -4,6 +4,7 @@ import copy
 import numpy as np
 import pytest
 import torch
+from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
@@ -34,6 +35,7 @@ def build(cfg=NANO, **overrides):
     for key, value in overrides.items():
         cfg[key] = value if not isinstance(value, dict) or key not in cfg \
             else {**cfg[key], **value}
+    init_default_scope('mmpretrain')  # other tests may leave mmseg's scope
     model = MODELS.build(cfg)
     model.init_weights()
     return model

@@ -34,10 +34,10 @@ class InfraredImageFolder(CustomDataset):
       lost to one bad file out of millions; curate the set
       (``tools/data/curate_pretrain_data.py``) to drop them for good.
 
-    The count is per process: each dataloader worker (and each rank) keeps
-    its own, so with ``num_workers=8`` a bad file is reported by the worker
-    that meets it and the counts of the workers add up. A file is reported
-    once per process; with ``persistent_workers=False`` workers restart
+    The count is per process: each dataloader worker (and each rank) counts
+    the bad files it has met, and its warnings say which worker it is. A
+    file is reported once per process (a file met by two workers is
+    reported by both); with ``persistent_workers=False`` workers restart
     every epoch and report again. Only ``ImageDecodeError`` (what
     ``LoadThermalImage`` raises) is skipped; other errors still stop the
     run. mmengine's own retry of a pipeline returning None is unchanged.
@@ -99,7 +99,8 @@ class InfraredImageFolder(CustomDataset):
             found = any(self.is_valid_file(name) for name in files)
         except (FileNotFoundError, NotADirectoryError):
             raise FileNotFoundError(
-                f'The image folder {folder} does not exist. {fix}') from None
+                f'The image folder {folder} does not exist or is not a '
+                f'folder. {fix}') from None
         if not found:
             raise FileNotFoundError(
                 f'No image found in {folder} (searched recursively for the '
@@ -143,8 +144,7 @@ class InfraredImageFolder(CustomDataset):
         print_log(
             f'Skipped unreadable image {path} ({error.reason}); using the '
             f'next image (index {next_idx}) instead. {len(self._skipped)} '
-            f'unreadable file(s) '
-            f'skipped so far by the {where}.',
+            f'unreadable file(s) skipped so far by the {where}.',
             logger='current',
             level=logging.WARNING)
 

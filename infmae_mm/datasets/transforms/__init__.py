@@ -1,3 +1,4 @@
 from .iam_mask import IAMMaskGenerator
+from .loading import LoadThermalImage, ThermalNormalize
 
-__all__ = ['IAMMaskGenerator']
+__all__ = ['IAMMaskGenerator', 'LoadThermalImage', 'ThermalNormalize']

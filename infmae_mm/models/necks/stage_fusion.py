@@ -5,6 +5,7 @@ import torch
 import torch.nn as nn
 
 from infmae_mm.registry import register_in_hosts
+from ..layers.visible_blocks import aligned_conv_on_blocks
 
 
 @register_in_hosts('MODELS', hosts=('mmpretrain', ))
@@ -51,4 +52,21 @@ class InfMAEStageFusion(nn.Module):
             fused = fused + torch.gather(
                 tokens, 1,
                 ids_keep.unsqueeze(-1).expand(-1, -1, tokens.shape[-1]))
+        return fused
+
+    def forward_blocks(self, blocks: Tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """Fuse the visible blocks of the fast path (``visible_blocks``).
+
+        Args:
+            blocks (tuple[torch.Tensor]): F1 (B, N_vis, 16, C1) and
+                F2 (B, N_vis, 4, C2), the positions each visible token covers.
+
+        Returns:
+            torch.Tensor: (B, N_vis, C3), equal to :meth:`forward`.
+        """
+        fused = 0
+        for feat, proj in zip(blocks, self.projections):
+            side = proj.kernel_size[0]
+            fused = fused + aligned_conv_on_blocks(feat, side, proj.weight,
+                                                   proj.bias)[:, :, 0]
         return fused

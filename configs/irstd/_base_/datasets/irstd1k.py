@@ -9,9 +9,9 @@ crop_size = (512, 512)
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
-    # The random scale of the field's loaders (ACM, DNANet, MSHNet: 0.5-2x
-    # of the base size). Masks are resized nearest-neighbour, so below 1x a
-    # one-pixel target can drop out of its mask; narrow the range (e.g.
+    # The random scale of the ACM / DNANet-style loaders of the field (0.5x
+    # to 2x of the base size). Masks are resized nearest-neighbour, so below
+    # 1x a one-pixel target can drop out of its mask; narrow the range (e.g.
     # (1.0, 2.0)) if a set is dominated by such targets.
     dict(
         type='RandomResize',
@@ -27,8 +27,9 @@ train_pipeline = [
     dict(type='RandomFlip', prob=0.5, direction='vertical'),
     # No PhotoMetricDistortion: hue / saturation mean nothing for replicated
     # gray, and contrast jitter can erase a dim target. Crops smaller than
-    # 512 (scale < 1) are padded by the data preprocessor with label 255,
-    # which the losses ignore.
+    # 512 (scale < 1) are padded by the data preprocessor to the batch's
+    # largest crop (a multiple of 32) with label 255, which the losses
+    # ignore.
     dict(type='PackSegInputs'),
 ]
 # Full resolution, no resize: the data preprocessor pads to a multiple of 32

@@ -1,13 +1,17 @@
 # An unlabeled folder of infrared images (Inf30 or your own), searched
-# recursively. 8-bit gray images are read as 3 identical channels.
-dataset_type = 'CustomDataset'
+# recursively. 8-bit gray images are read as 3 identical channels; 16-bit
+# ones are stretched per image to 0-255 with a warning (see the _ir16bit
+# config to choose the mapping). Unreadable files (truncated, empty, not an
+# image) are skipped with a warning and a running count; an empty folder
+# fails at start.
+dataset_type = 'InfraredImageFolder'
 data_root = 'data/Inf30/'
 ir_extensions = ('.jpg', '.jpeg', '.png', '.bmp', '.pgm', '.tif', '.tiff')
 iam_mask_keys = ('ids_keep', 'ids_restore', 'mask', 'mask_stage1',
                  'mask_stage2')
 
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadThermalImage'),
     dict(
         type='RandomResizedCrop',
         scale=224,

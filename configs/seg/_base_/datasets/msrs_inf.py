@@ -1,12 +1,13 @@
 # MSRS-inf: the infrared images of MSRS (480x640, 9 classes with
 # unlabelled), 1083 train / 361 test. Gray images are read as 3 identical
-# channels, as in pre-training.
+# channels, as in pre-training. An unreadable image fails the run, naming
+# the file (fine-tuning data must be clean).
 
 dataset_type = 'MSRSInfDataset'
 data_root = 'data/MSRS/'
 crop_size = (480, 640)
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadThermalImage'),
     dict(type='LoadAnnotations'),
     dict(
         type='RandomResize',
@@ -19,7 +20,7 @@ train_pipeline = [
     dict(type='PackSegInputs'),
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadThermalImage'),
     dict(type='Resize', scale=(640, 480), keep_ratio=True),
     dict(type='LoadAnnotations'),
     dict(type='PackSegInputs'),
