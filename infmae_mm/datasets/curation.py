@@ -100,6 +100,7 @@ import cv2
 import numpy as np
 
 from ..utils.io import atomic_open, atomic_write_bytes, atomic_write_text
+from .image_decoding import ImageDecodeError, decode_image, stretch_to_uint8
 
 __all__ = [
     'IMAGE_SUFFIXES',
@@ -168,9 +169,6 @@ _HASH_BANDS = 4
 _THUMB_SIDE = 32
 _DCT_SIDE = 8
 _PERCENTILES = (0.5, 99.5)
-# JPEG decoders fill a truncated file with gray without failing, so a JPEG
-# must end with its end-of-image marker (after optional padding).
-_JPEG_SOI, _JPEG_EOI = b'\xff\xd8', b'\xff\xd9'
 # Longer-side bins of the resolution histogram: [0, 32), [32, 64), ...
 _LONG_SIDE_EDGES = (0, 32, 64, 128, 256, 512, 1024, 2048, 4096)
 
@@ -204,11 +202,7 @@ def gray_levels(img: np.ndarray) -> np.ndarray:
     if img.dtype == np.uint8:
         return np.ascontiguousarray(img)
     values = np.nan_to_num(img.astype(np.float64))
-    low, high = np.percentile(values, _PERCENTILES)
-    # A (nearly) flat image has no spread to stretch: one count per level.
-    span = high - low if high > low else 1.0
-    levels = np.rint((values - low) * 255.0 / span)
-    return np.clip(levels, 0, 255).astype(np.uint8)
+    return stretch_to_uint8(values, *np.percentile(values, _PERCENTILES))
 
 
 def information_entropy(levels: np.ndarray) -> float:
@@ -387,18 +381,6 @@ class ImageAnalysis:
         return cls(**record)
 
 
-def _truncation_problem(data: bytes) -> str:
-    """Why the bytes are a truncated JPEG, or ``''``.
-
-    Truncated PNG, TIFF, BMP and PGM files fail to decode; only JPEG needs
-    this check.
-    """
-    if data.startswith(_JPEG_SOI) and not data.rstrip(
-            b'\x00\r\n\t ').endswith(_JPEG_EOI):
-        return 'truncated JPEG (no end-of-image marker)'
-    return ''
-
-
 def analyse_image(path: str) -> ImageAnalysis:
     """Decode one file and measure it.
 
@@ -418,18 +400,10 @@ def analyse_image(path: str) -> ImageAnalysis:
     except OSError as e:
         return ImageAnalysis(path, 0, 0, False, error=f'cannot read: {e}')
     result = ImageAnalysis(path, stat.st_size, stat.st_mtime_ns, False)
-    if not data:
-        result.error = 'empty file'
-        return result
-    result.error = _truncation_problem(data)
-    if result.error:
-        return result
     try:
-        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    except cv2.error:
-        img = None
-    if img is None or img.size == 0:
-        result.error = 'cannot decode as an image'
+        img = decode_image(data)
+    except ImageDecodeError as e:
+        result.error = e.reason
         return result
     levels = gray_levels(img)
     result.readable = True
