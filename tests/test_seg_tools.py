@@ -22,7 +22,6 @@ NANO = {
     ],
     FCN: [
         'model.backbone.arch=nano', 'model.backbone.init_cfg=None',
-        'model.neck.in_channels=[32,48,64]',
         'model.decode_head.in_channels=64', 'model.decode_head.channels=16',
         'model.auxiliary_head.in_channels=48',
         'model.auxiliary_head.channels=8'

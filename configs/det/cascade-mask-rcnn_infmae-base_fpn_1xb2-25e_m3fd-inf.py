@@ -20,4 +20,5 @@ model = dict(
             dict(head, num_classes=6) for head in _base_.model.roi_head.bbox_head
         ],
         mask_head=dict(num_classes=6)))
-default_hooks = dict(checkpoint=dict(interval=5, max_keep_ckpts=3))
+default_hooks = dict(
+    checkpoint=dict(type='AtomicCheckpointHook', interval=5, max_keep_ckpts=3))

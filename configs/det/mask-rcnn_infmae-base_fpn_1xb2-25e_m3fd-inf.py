@@ -16,4 +16,5 @@ model = dict(
     neck=_base_.infmae_neck,
     roi_head=dict(
         bbox_head=dict(num_classes=6), mask_head=dict(num_classes=6)))
-default_hooks = dict(checkpoint=dict(interval=5, max_keep_ckpts=3))
+default_hooks = dict(
+    checkpoint=dict(type='AtomicCheckpointHook', interval=5, max_keep_ckpts=3))

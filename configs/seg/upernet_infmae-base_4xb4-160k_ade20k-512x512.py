@@ -19,3 +19,5 @@ model = dict(
     neck=dict(type='InfMAEPyramidNeck', in_channels=(256, 384, 768)),
     decode_head=dict(in_channels=[256, 384, 768, 768]),
     auxiliary_head=dict(in_channels=768))
+# Crash-safe checkpoint saves (the schedule's own settings are kept).
+default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))

@@ -1,12 +1,25 @@
-"""Loading checkpoints without unpickling arbitrary objects."""
+"""Loading checkpoints without unpickling arbitrary objects.
+
+Two paths, one allow-list:
+
+* :func:`safe_load_checkpoint` reads a file with a restricted unpickler on
+  every torch version; everything in this package loads checkpoints through
+  it (:func:`load_checkpoint_to_model` for whole models).
+* :func:`allow_checkpoint_globals` registers the same non-tensor types with
+  torch's own ``weights_only`` loader (torch >= 2.6, where it is the
+  default), so that the host engines' loaders (mmengine's ``resume`` and
+  ``load_from``) read mmengine checkpoints without turning the safety off.
+"""
 import _compat_pickle
 import collections
 import io
 import pickle
+import re
 import types
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
+import torch.nn as nn
 
 #: (module, name) globals a checkpoint may reference. Anything else, e.g. a
 #: function that a crafted file would call while loading, is refused.
@@ -27,14 +40,31 @@ def _numpy_globals() -> Dict[Tuple[str, str], Any]:
     """numpy arrays, dtypes and scalars (mmengine's message hub holds them)."""
     import numpy as np
     from numpy.core import multiarray
-    return {
-        ('numpy.core.multiarray', '_reconstruct'): multiarray._reconstruct,
-        ('numpy.core.multiarray', 'scalar'): multiarray.scalar,
+    entries = {
         ('numpy', 'ndarray'): np.ndarray,
         ('numpy', 'dtype'): np.dtype,
         # numpy pickles raw bytes as latin-1 text re-encoded on load.
         ('_codecs', 'encode'): _encode_latin1,
     }
+    # numpy 2 names the module numpy._core; accept files from either major.
+    for module in ('numpy.core.multiarray', 'numpy._core.multiarray'):
+        entries[(module, '_reconstruct')] = multiarray._reconstruct
+        entries[(module, 'scalar')] = multiarray.scalar
+    return entries
+
+
+def _numpy_dtype_classes() -> Tuple[type, ...]:
+    """The classes of numpy's numeric dtypes (``numpy.dtypes.Float64DType``
+    and so on in numpy >= 1.25, ``numpy.dtype`` itself before).
+
+    A pickled dtype is rebuilt by calling ``numpy.dtype`` and then restored
+    in place; torch's ``weights_only`` unpickler allows that restore only on
+    an instance of an allowed class. Object, string, void and datetime
+    dtypes are left out: no checkpoint of this package holds them.
+    """
+    import numpy as np
+    codes = '?bhilqBHILQefdgFDG'
+    return tuple(dict.fromkeys(type(np.dtype(c)) for c in codes))
 
 
 def _encode_latin1(text: str, encoding: str = 'latin1') -> bytes:
@@ -174,3 +204,118 @@ def extract_state_dict(checkpoint: Any,
     raise KeyError(f'No state dict under {keys} in the checkpoint; it holds '
                    f'{sorted(checkpoint)[:10]}.')
 
+
+def _torch_version() -> Tuple[int, int]:
+    """(major, minor) of the installed torch (local suffixes ignored)."""
+    match = re.match(r'(\d+)\.(\d+)', torch.__version__)
+    return (int(match.group(1)), int(match.group(2))) if match else (0, 0)
+
+
+def weights_only_allow_list() -> List[Tuple[Any, str]]:
+    """``(object, 'module.name')`` entries mmengine checkpoints need beyond
+    what torch's ``weights_only`` loader allows by default.
+
+    They are the entries of :func:`safe_load_checkpoint`'s allow-list that
+    mmengine training checkpoints reference: ``HistoryBuffer`` (the message
+    hub's logged scalars), numpy's array, dtype and scalar reconstructors,
+    and ``builtins.getattr`` mapped to a ``getattr`` that only returns the
+    statistics methods of a HistoryBuffer (mmengine pickles that class's
+    method table as ``getattr(HistoryBuffer, 'mean')``; the real
+    ``getattr`` would hand a crafted file any attribute of any allowed
+    object). The classes of the numeric numpy dtypes are added because torch
+    restores a rebuilt dtype only on an allowed class. Tensors, storages,
+    ``OrderedDict``, ``set`` and ``_codecs.encode`` are allowed by torch
+    already.
+    """
+    entries = [(obj, f'{module}.{name}')
+               for (module, name), obj in _mmengine_globals().items()
+               if (module, name) != ('_codecs', 'encode')]
+    entries += [(cls, f'{cls.__module__}.{cls.__qualname__}')
+                for cls in _numpy_dtype_classes()]
+    return entries
+
+
+def allow_checkpoint_globals() -> bool:
+    """Let torch's ``weights_only`` loader read mmengine checkpoints.
+
+    torch >= 2.6 loads with ``weights_only=True`` by default, which refuses
+    every non-tensor global unless it is allow-listed; mmengine 0.10's
+    ``resume``/``load_from`` call plain ``torch.load`` and so fail on their
+    own training checkpoints. This registers :func:`weights_only_allow_list`
+    with ``torch.serialization.add_safe_globals`` under the names that the
+    checkpoints use. ``infmae_mm`` calls it on import; calling it again is
+    harmless.
+
+    On torch < 2.6 it does nothing and returns False: before 2.6
+    ``torch.load`` defaults to ``weights_only=False`` (files load as they
+    always did: load only files you trust, or use
+    :func:`safe_load_checkpoint`), and the allow-list of torch 2.4 and 2.5
+    can register an object only under its own name, so the restricted
+    ``getattr`` that every mmengine checkpoint needs cannot stand in for
+    ``builtins.getattr`` there.
+
+    Returns:
+        bool: Whether the entries were registered.
+    """
+    serialization = torch.serialization
+    if _torch_version() < (2, 6) or not hasattr(serialization,
+                                                'add_safe_globals'):
+        return False
+    serialization.add_safe_globals(weights_only_allow_list())
+    return True
+
+
+def load_checkpoint_to_model(model: nn.Module,
+                             checkpoint: str,
+                             strict: bool = False,
+                             map_location: Any = 'cpu') -> Any:
+    """Load a checkpoint's weights into ``model`` via the safe loader.
+
+    The replacement for ``mmengine.runner.load_checkpoint`` in this package's
+    tools: that one unpickles with a bare ``torch.load``. Accepts mmengine
+    checkpoints (``state_dict``), official-style ones (``model``) and bare
+    state dicts; a ``module.`` prefix left by (Distributed)DataParallel is
+    removed.
+
+    Args:
+        model (nn.Module): The model to load into.
+        checkpoint (str): Checkpoint path.
+        strict (bool): Raise if keys are missing or unexpected (the message
+            lists them). Defaults to False: the caller reports them, e.g.
+            with :func:`describe_incompatible_keys`.
+        map_location: As for ``torch.load``. Defaults to 'cpu'.
+
+    Returns:
+        The ``(missing_keys, unexpected_keys)`` result of
+        ``model.load_state_dict``.
+    """
+    state_dict = extract_state_dict(
+        safe_load_checkpoint(checkpoint, map_location=map_location))
+    if state_dict and all(k.startswith('module.') for k in state_dict):
+        state_dict = {k[len('module.'):]: v for k, v in state_dict.items()}
+    return model.load_state_dict(state_dict, strict=strict)
+
+
+def describe_incompatible_keys(result: Any,
+                               limit: Optional[int] = 10) -> str:
+    """A readable summary of a ``load_state_dict`` result.
+
+    Args:
+        result: What ``load_state_dict`` (or
+            :func:`load_checkpoint_to_model`) returned.
+        limit (int, optional): Keys listed per kind; None lists all.
+
+    Returns:
+        str: ``'all keys matched'`` or one line per kind, e.g.
+        ``'missing (2): a.weight, a.bias'``.
+    """
+    lines = []
+    for kind, keys in (('missing', result.missing_keys),
+                       ('unexpected', result.unexpected_keys)):
+        if not keys:
+            continue
+        shown = list(keys)[:limit] if limit is not None else list(keys)
+        more = len(keys) - len(shown)
+        lines.append(f'{kind} ({len(keys)}): ' + ', '.join(shown) +
+                     (f', ... ({more} more)' if more else ''))
+    return '\n'.join(lines) if lines else 'all keys matched'

@@ -79,7 +79,7 @@ def _peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _pretrain_model(kind: str):
+def _pretrain_model(kind: str, size: int):
     from mmengine.config import Config
     from mmengine.hub import get_config
     from mmengine.registry import init_default_scope
@@ -88,6 +88,9 @@ def _pretrain_model(kind: str):
     from mmpretrain.registry import MODELS
     if kind == 'mae':
         cfg = get_config(MAE)
+        # MAEViT and its decoder are built for one size (InfMAE is not).
+        cfg.model.backbone.img_size = size
+        cfg.model.neck.num_patches = (size // 16)**2
     else:
         cfg = Config.fromfile(OFFICIAL)
         cfg.model.backbone.masked_conv = 'dense' if kind == 'dense' else \
@@ -101,7 +104,7 @@ def work_train_step(kind: str, size: int, batch: int, repeats: int) -> dict:
     import torch
     from mmpretrain.structures import DataSample
     from torch.utils.flop_counter import FlopCounterMode
-    model = _pretrain_model(kind)
+    model = _pretrain_model(kind, size)
     device = _device()
     inputs = torch.randn(batch, 3, size, size, device=device)
     samples = [DataSample() for _ in range(batch)]
@@ -135,8 +138,14 @@ def work_iam_share(batch: int, repeats: int) -> dict:
     images = [rng.integers(0, 256, (224, 224, 3), dtype=np.uint8)
               for _ in range(batch)]
     transform = IAMMaskGenerator()
+    # Timed as it runs: in dataloader workers, which PyTorch keeps
+    # single-threaded (a transform in the main process with num_workers=0
+    # competes with the training threads instead).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     pipeline = _timed(lambda: [transform(dict(img=i)) for i in images], 2,
                       repeats)
+    torch.set_num_threads(threads)
     linear = IAMMasking(scorer='linear').to(_device())
     x = torch.randn(batch, 3, 224, 224, device=_device())
     in_model = _timed(lambda: linear(x), 2, repeats)
@@ -328,7 +337,8 @@ def format_table(results: dict, sizes, bb_sizes, peak: float) -> str:
     step = results['train_step/infmae/224']['seconds']
     rows += ['', '| IAM masking, batch per step | seconds | share of the '
              'InfMAE-B 224 step |', '|---|---|---|',
-             f'| pipeline transform (intensity), summed over images | '
+             f'| pipeline transform (intensity, 1 worker thread), summed over '
+             f'the batch | '
              f'{iam["pipeline_seconds_per_batch"]:.4f} | '
              f'{iam["pipeline_seconds_per_batch"] / step:.2%} |',
              f'| in-model official linear scorer | '

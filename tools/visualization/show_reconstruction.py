@@ -19,11 +19,12 @@ import numpy as np
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
 from mmpretrain.registry import MODELS, TRANSFORMS
 from mmpretrain.structures import DataSample
 
 from infmae_mm.models.selfsup.infmae import MASK_KEYS
+from infmae_mm.utils.checkpoint import (describe_incompatible_keys,
+                                        load_checkpoint_to_model)
 from infmae_mm.visualization import overlay_mask, save_grid
 
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.pgm')
@@ -105,7 +106,12 @@ def main() -> None:
     if args.checkpoint.lower() == 'none':
         model.init_weights()
     else:
-        load_checkpoint(model, args.checkpoint, map_location='cpu')
+        # The safe loader: mmengine's load_checkpoint unpickles with a bare
+        # torch.load, which runs whatever a crafted file asks for.
+        result = load_checkpoint_to_model(model, args.checkpoint)
+        if result.missing_keys or result.unexpected_keys:
+            print(f'{args.checkpoint} does not match the model exactly:\n' +
+                  describe_incompatible_keys(result))
     model.to(args.device).eval()
 
     channels = model.backbone.in_channels

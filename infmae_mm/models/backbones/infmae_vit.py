@@ -381,12 +381,63 @@ class InfMAEViT(BaseModule):
         A fixed sin-cos table is rebuilt exactly for the grid; a learned one
         is resized bicubically.
         """
+        if torch.jit.is_tracing():
+            return self._traced_position_table(grid_size)
         if tuple(grid_size) == self.grid_size:
             return self.pos_embed
         if not self.learnable_pos_embed:
             return sincos_pos_embed_2d(self.embed_dims[2], grid_size).to(
                 self.pos_embed)
         return resize_pos_embed(self.pos_embed, self.grid_size, grid_size)
+
+    def _traced_position_table(
+            self, grid_size: Tuple[Union[int, torch.Tensor],
+                                   Union[int, torch.Tensor]]) -> torch.Tensor:
+        """:meth:`position_table` recorded for a grid of traced sizes.
+
+        Under tracing (``torch.onnx.export``, ``torch.jit.trace``) the sizes
+        in ``grid_size`` are 0-d tensors. The eager method compares them with
+        ``img_size`` and builds the table from Python ints, which a trace
+        freezes into constants of the example input's grid; here every step
+        is an op on the traced sizes, with no shortcut for an equal grid, so
+        the exported graph builds the right table for any input size.
+
+        * fixed sin-cos: computed in float32 (ONNX Runtime has no float64
+          ``Cos`` and TensorRT no float64 at all); it differs from the eager
+          float64 table by float32 rounding of the angles (about 1e-6 for a
+          40-token side).
+        * learned: the same bicubic resize as :func:`resize_pos_embed`, which
+          is the identity at the table's own grid.
+        """
+        h, w = grid_size
+        dims = self.embed_dims[2]
+        if not self.learnable_pos_embed:
+            quarter = dims // 4
+            omega = torch.arange(quarter, dtype=torch.float64) / quarter
+            omega = (1. / 10000.**omega).float().to(self.pos_embed.device)
+            rows = torch.arange(h, device=omega.device).float()
+            cols = torch.arange(w, device=omega.device).float()
+
+            def encode(pos: torch.Tensor) -> torch.Tensor:
+                angles = pos[:, None] * omega[None, :]
+                return torch.cat([angles.sin(), angles.cos()], dim=1)
+
+            # Same layout as sincos_pos_embed_2d: the column code in the first
+            # half of the channels, the row code in the second.
+            col_code, row_code = encode(cols), encode(rows)
+            half = col_code.shape[1]
+            table = torch.cat([
+                col_code[None, :, :].expand(row_code.shape[0], -1, -1),
+                row_code[:, None, :].expand(-1, col_code.shape[0], -1)
+            ], dim=2).reshape(1, -1, 2 * half)
+            return table.to(self.pos_embed.dtype)
+        src_h, src_w = self.grid_size
+        table = self.pos_embed.reshape(1, src_h, src_w, dims).permute(
+            0, 3, 1, 2)
+        table = nn.functional.interpolate(
+            table.float(), size=(h, w), mode='bicubic', align_corners=False)
+        return table.permute(0, 2, 3, 1).reshape(1, -1, dims).to(
+            self.pos_embed.dtype)
 
     def embed_tokens(self, f2: torch.Tensor) -> torch.Tensor:
         """Stage-3 tokens (B, N, C3) with positions, from F2 (B, C2, h2, w2)."""

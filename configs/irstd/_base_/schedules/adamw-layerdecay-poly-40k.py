@@ -30,4 +30,8 @@ param_scheduler = [
 ]
 train_cfg = dict(max_iters=max_iters, val_interval=interval)
 default_hooks = dict(
-    checkpoint=dict(interval=interval, save_best='IoU', rule='greater'))
+    checkpoint=dict(
+        type='AtomicCheckpointHook',
+        interval=interval,
+        save_best='IoU',
+        rule='greater'))

@@ -28,7 +28,7 @@ train_cfg = dict(type='IterBasedTrainLoop', max_iters=24000, val_interval=2400)
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
     checkpoint=dict(
-        type='CheckpointHook',
+        type='AtomicCheckpointHook',
         by_epoch=False,
         interval=2400,
         max_keep_ckpts=3,
