@@ -3,7 +3,7 @@
 # environment (.venv, reference stack) first when it is missing.
 PY := .venv/bin/python
 WORK ?= work_dirs/demo
-DEMO_CONFIG := configs/pretrain/infmae_vit-tiny-p16_1xb16-coslr-20e_ir-sample.py
+DEMO_CONFIG := configs/pretrain/infmae_vit-tiny-p16_1xb16-coslr-100e_ir-sample.py
 
 .PHONY: env demo test bench sample-data clean
 
@@ -15,7 +15,7 @@ sample-data: env
 
 demo: sample-data
 	PATH="$(CURDIR)/.venv/bin:$$PATH" mim train mmpretrain $(DEMO_CONFIG) --work-dir $(WORK)
-	$(PY) tools/visualization/show_reconstruction.py $(DEMO_CONFIG) $(WORK)/epoch_20.pth \
+	$(PY) tools/visualization/show_reconstruction.py $(DEMO_CONFIG) $(WORK)/epoch_100.pth \
 		--images data/ir_sample --num 6 --out $(WORK)/reconstruction.png
 
 test: env

@@ -12,7 +12,7 @@ import pytest
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEMO_CFG = osp.join(REPO, 'configs/pretrain/'
-                    'infmae_vit-tiny-p16_1xb16-coslr-20e_ir-sample.py')
+                    'infmae_vit-tiny-p16_1xb16-coslr-100e_ir-sample.py')
 NANO = [
     'model.backbone.arch=nano', 'model.neck.embed_dim=64',
     'model.neck.decoder_embed_dim=32', 'model.neck.decoder_num_heads=2'

@@ -43,7 +43,7 @@ from tests.host_tools import BIN, REPO, loader_options, write_config
 
 TORCHRUN = osp.join(BIN, 'torchrun')
 PRETRAIN = osp.join(REPO, 'configs/pretrain/'
-                    'infmae_vit-tiny-p16_1xb16-coslr-20e_ir-sample.py')
+                    'infmae_vit-tiny-p16_1xb16-coslr-100e_ir-sample.py')
 UPERNET = osp.join(REPO,
                    'configs/seg/upernet_infmae-base_1xb2-24k_msrs-inf-480x640.py')
 

@@ -147,7 +147,7 @@ def test_cli_loads_a_checkpoint_exports_and_verifies(tmp_path):
 
 def test_cli_wants_backbone_only_for_pretraining_configs(tmp_path):
     config = osp.join(REPO, 'configs/pretrain/'
-                      'infmae_vit-tiny-p16_1xb16-coslr-20e_ir-sample.py')
+                      'infmae_vit-tiny-p16_1xb16-coslr-100e_ir-sample.py')
     with pytest.raises(ValueError, match='--backbone-only'):
         tool.build_model(config)
     backbone, names = tool.build_model(config, backbone_only=True)

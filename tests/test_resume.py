@@ -241,7 +241,7 @@ def test_configs_use_the_atomic_checkpoint_hook(folder):
 
 # -------------------------------------------------------- a real SIGKILL
 DEMO_CFG = osp.join(REPO, 'configs/pretrain/'
-                    'infmae_vit-tiny-p16_1xb16-coslr-20e_ir-sample.py')
+                    'infmae_vit-tiny-p16_1xb16-coslr-100e_ir-sample.py')
 NANO = [
     'model.backbone.arch=nano', 'model.neck.embed_dim=64',
     'model.neck.decoder_embed_dim=32', 'model.neck.decoder_num_heads=2'

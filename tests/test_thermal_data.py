@@ -31,7 +31,7 @@ RECIPE = osp.join(PRETRAIN,
                   'infmae_vit-base-p16_4xb64-amp-coslr-400e_inf30.py')
 IR16 = osp.join(PRETRAIN,
                 'infmae_vit-base-p16_4xb64-amp-coslr-400e_ir16bit.py')
-DEMO = osp.join(PRETRAIN, 'infmae_vit-tiny-p16_1xb16-coslr-20e_ir-sample.py')
+DEMO = osp.join(PRETRAIN, 'infmae_vit-tiny-p16_1xb16-coslr-100e_ir-sample.py')
 SEG = osp.join(REPO, 'configs/seg')
 MSRS = osp.join(SEG, 'upernet_infmae-base_1xb2-24k_msrs-inf-480x640.py')
 MSRS16 = osp.join(SEG, 'upernet_infmae-base_1xb2-24k_msrs-inf16bit-480x640.py')
