@@ -409,35 +409,12 @@ class InfMAEViT(BaseModule):
         * learned: the same bicubic resize as :func:`resize_pos_embed`, which
           is the identity at the table's own grid.
         """
-        h, w = grid_size
-        dims = self.embed_dims[2]
         if not self.learnable_pos_embed:
-            quarter = dims // 4
-            omega = torch.arange(quarter, dtype=torch.float64) / quarter
-            omega = (1. / 10000.**omega).float().to(self.pos_embed.device)
-            rows = torch.arange(h, device=omega.device).float()
-            cols = torch.arange(w, device=omega.device).float()
-
-            def encode(pos: torch.Tensor) -> torch.Tensor:
-                angles = pos[:, None] * omega[None, :]
-                return torch.cat([angles.sin(), angles.cos()], dim=1)
-
-            # Same layout as sincos_pos_embed_2d: the column code in the first
-            # half of the channels, the row code in the second.
-            col_code, row_code = encode(cols), encode(rows)
-            half = col_code.shape[1]
-            table = torch.cat([
-                col_code[None, :, :].expand(row_code.shape[0], -1, -1),
-                row_code[:, None, :].expand(-1, col_code.shape[0], -1)
-            ], dim=2).reshape(1, -1, 2 * half)
-            return table.to(self.pos_embed.dtype)
-        src_h, src_w = self.grid_size
-        table = self.pos_embed.reshape(1, src_h, src_w, dims).permute(
-            0, 3, 1, 2)
-        table = nn.functional.interpolate(
-            table.float(), size=(h, w), mode='bicubic', align_corners=False)
-        return table.permute(0, 2, 3, 1).reshape(1, -1, dims).to(
-            self.pos_embed.dtype)
+            return sincos_pos_embed_2d(
+                self.embed_dims[2], grid_size, dtype=torch.float32).to(
+                    self.pos_embed)
+        return resize_pos_embed(
+            self.pos_embed, self.grid_size, grid_size, skip_same_shape=False)
 
     def embed_tokens(self, f2: torch.Tensor) -> torch.Tensor:
         """Stage-3 tokens (B, N, C3) with positions, from F2 (B, C2, h2, w2)."""

@@ -7,7 +7,8 @@ import torch.nn.functional as F
 
 def sincos_pos_embed_2d(embed_dim: int,
                         grid_size: Tuple[int, int],
-                        temperature: float = 10000.) -> torch.Tensor:
+                        temperature: float = 10000.,
+                        dtype: torch.dtype = torch.float64) -> torch.Tensor:
     """Build MAE's fixed 2-D sin-cos position table without a cls slot.
 
     The first half of the channels encodes the column (x) coordinate and the
@@ -18,8 +19,13 @@ def sincos_pos_embed_2d(embed_dim: int,
 
     Args:
         embed_dim (int): Channels C; must be divisible by 4.
-        grid_size (tuple[int, int]): Token grid ``(h, w)``.
+        grid_size (tuple[int, int]): Token grid ``(h, w)``; traced 0-d
+            tensors work too (ONNX export records the table for any size).
         temperature (float): Frequency base. Defaults to 10000.
+        dtype (torch.dtype): Precision of the computation. float64 (the
+            default) makes the table bit-identical to the numpy reference;
+            exports use float32, which ONNX runtimes support (about 1e-6
+            apart).
 
     Returns:
         torch.Tensor: The table, shape (1, h * w, C), float32.
@@ -29,13 +35,10 @@ def sincos_pos_embed_2d(embed_dim: int,
             f'sin-cos position embedding needs embed_dim divisible by 4, '
             f'got {embed_dim}.')
     h, w = grid_size
-    # float64 keeps the table bit-identical to the numpy reference.
     omega = torch.arange(embed_dim // 4, dtype=torch.float64)
-    omega = 1. / temperature**(omega / (embed_dim / 4.))
+    omega = (1. / temperature**(omega / (embed_dim / 4.))).to(dtype)
     rows, cols = torch.meshgrid(
-        torch.arange(h, dtype=torch.float64),
-        torch.arange(w, dtype=torch.float64),
-        indexing='ij')
+        torch.arange(h).to(dtype), torch.arange(w).to(dtype), indexing='ij')
 
     def encode(pos: torch.Tensor) -> torch.Tensor:
         out = pos.reshape(-1, 1) * omega.reshape(1, -1)
@@ -45,9 +48,11 @@ def sincos_pos_embed_2d(embed_dim: int,
     return table.float().unsqueeze(0)
 
 
-def resize_pos_embed(pos_embed: torch.Tensor, src_shape: Tuple[int, int],
+def resize_pos_embed(pos_embed: torch.Tensor,
+                     src_shape: Tuple[int, int],
                      dst_shape: Tuple[int, int],
-                     mode: str = 'bicubic') -> torch.Tensor:
+                     mode: str = 'bicubic',
+                     skip_same_shape: bool = True) -> torch.Tensor:
     """Resize a (1, h*w, C) position table to another token grid.
 
     Args:
@@ -55,11 +60,15 @@ def resize_pos_embed(pos_embed: torch.Tensor, src_shape: Tuple[int, int],
         src_shape (tuple[int, int]): ``(h_src, w_src)``.
         dst_shape (tuple[int, int]): ``(h_dst, w_dst)``.
         mode (str): Interpolation mode. Defaults to 'bicubic'.
+        skip_same_shape (bool): Return the table unchanged when the grids
+            are equal. Tracing sets it False: the comparison would freeze the
+            example's grid into the graph (resizing to the same grid is the
+            identity anyway).
 
     Returns:
         torch.Tensor: Table of shape (1, h_dst * w_dst, C).
     """
-    if tuple(src_shape) == tuple(dst_shape):
+    if skip_same_shape and tuple(src_shape) == tuple(dst_shape):
         return pos_embed
     c = pos_embed.shape[-1]
     grid = pos_embed.reshape(1, src_shape[0], src_shape[1], c)
