@@ -22,6 +22,7 @@ from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS, TRANSFORMS
 from mmpretrain.structures import DataSample
 
+from infmae_mm.datasets.image_decoding import stretch_to_uint8
 from infmae_mm.models.selfsup.infmae import MASK_KEYS
 from infmae_mm.utils.checkpoint import (describe_incompatible_keys,
                                         load_checkpoint_to_model)
@@ -74,9 +75,7 @@ def load_square(path: str, size: int, channels: int) -> np.ndarray:
     if img is None:
         sys.exit(f'Cannot read image {path} (corrupt or unsupported).')
     if img.dtype != np.uint8:
-        lo, hi = np.percentile(img, (0.5, 99.5))
-        img = np.clip((img - lo) / max(hi - lo, 1e-6) * 255, 0, 255)
-        img = img.astype(np.uint8)
+        img = stretch_to_uint8(img, *np.percentile(img, (0.5, 99.5)))
     if img.ndim == 3:
         img = cv2.cvtColor(img[..., :3], cv2.COLOR_BGR2GRAY)
     h, w = img.shape

@@ -12,7 +12,7 @@ from mmengine.logging import MMLogger
 from infmae_mm.registry import register_in_hosts
 from ..layers import (ConvPatchEmbed, MaskedConvBlock, RelativePositionBias,
                       TransformerBlock, resize_pos_embed, sincos_pos_embed_2d)
-from ..layers.visible_blocks import image_to_blocks
+from ..layers.visible_blocks import map_to_blocks
 from ..masking import (IAMMask, IAMMasking, check_token_grid,
                        upsample_token_mask)
 from .pretrained import adapt_to_model, load_encoder_state_dict, summarize_keys
@@ -490,7 +490,7 @@ class InfMAEViT(BaseModule):
         visible_blocks``): F1 (B, N_vis, 16, C1), F2 (B, N_vis, 4, C2) and
         the visible stage-3 tokens (B, N_vis, C3) with positions."""
         f1 = self.patch_embed1.forward_blocks(
-            image_to_blocks(x, ids_keep, TOKEN_PATCH), TOKEN_PATCH)
+            map_to_blocks(x, ids_keep, TOKEN_PATCH), TOKEN_PATCH)
         for block in self.blocks1:
             f1 = block.forward_blocks(f1, ids_keep, grid, 4)
         f2 = self.patch_embed2.forward_blocks(f1, 4)

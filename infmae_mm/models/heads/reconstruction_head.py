@@ -57,22 +57,35 @@ class InfMAEReconstructionHead(BaseModule):
         x = x.reshape(B, h, w, p, p, C).permute(0, 5, 1, 3, 2, 4)
         return x.reshape(B, C, h * p, w * p)
 
+    def target_images(self, imgs: torch.Tensor) -> torch.Tensor:
+        """The (B, in_channels, H, W) images the head reconstructs: the input,
+        or its channel mean (the gray image) for a 1-channel head."""
+        if imgs.shape[1] == self.in_channels:
+            return imgs
+        if self.in_channels != 1:
+            raise ValueError(
+                f'The reconstruction head predicts {self.in_channels} '
+                f'channels but the images have {imgs.shape[1]}; set '
+                f'head.in_channels (and neck.in_channels) to '
+                f'{imgs.shape[1]} or 1.')
+        return imgs.mean(1, keepdim=True)
+
+    @staticmethod
+    def patch_statistics(
+            patches: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Per-patch mean and std (eps 1e-6) of (B, N, P) patches, as used by
+        ``norm_pix``; each (B, N, 1)."""
+        mean = patches.mean(dim=-1, keepdim=True)
+        std = (patches.var(dim=-1, keepdim=True) + 1.e-6)**.5
+        return mean, std
+
     def construct_target(self, imgs: torch.Tensor) -> torch.Tensor:
         """Patchified target (B, N, p * p * in_channels) of a (B, C, H, W)
         batch, per-patch normalised when ``norm_pix``."""
-        if imgs.shape[1] != self.in_channels:
-            if self.in_channels != 1:
-                raise ValueError(
-                    f'The reconstruction head predicts {self.in_channels} '
-                    f'channels but the images have {imgs.shape[1]}; set '
-                    f'head.in_channels (and neck.in_channels) to '
-                    f'{imgs.shape[1]} or 1.')
-            imgs = imgs.mean(1, keepdim=True)
-        target = self.patchify(imgs)
+        target = self.patchify(self.target_images(imgs))
         if self.norm_pix:
-            mean = target.mean(dim=-1, keepdim=True)
-            var = target.var(dim=-1, keepdim=True)
-            target = (target - mean) / (var + 1.e-6)**.5
+            mean, std = self.patch_statistics(target)
+            target = (target - mean) / std
         return target
 
     def loss(self, pred: torch.Tensor, target: torch.Tensor,

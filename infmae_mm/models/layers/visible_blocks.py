@@ -23,25 +23,6 @@ import torch
 import torch.nn.functional as F
 
 
-def image_to_blocks(images: torch.Tensor, ids_keep: torch.Tensor,
-                    patch_size: int = 16) -> torch.Tensor:
-    """Gather the visible patches' pixels.
-
-    Args:
-        images (torch.Tensor): (B, C, H, W).
-        ids_keep (torch.Tensor): (B, N_vis) visible token ids (raster).
-        patch_size (int): Token patch side. Defaults to 16.
-
-    Returns:
-        torch.Tensor: (B, N_vis, patch_size**2, C), pixels in raster order.
-    """
-    B, C, H, W = images.shape
-    h, w, p = H // patch_size, W // patch_size, patch_size
-    patches = images.reshape(B, C, h, p, w, p).permute(0, 2, 4, 3, 5, 1)
-    patches = patches.reshape(B, h * w, p * p, C)
-    return _gather_tokens(patches, ids_keep)
-
-
 def aligned_conv_on_blocks(blocks: torch.Tensor, side: int,
                            weight: torch.Tensor,
                            bias: torch.Tensor) -> torch.Tensor:
@@ -101,12 +82,6 @@ def map_to_blocks(feature_map: torch.Tensor, ids_keep: torch.Tensor,
     index = block_positions(ids_keep, grid, side)[:, :, None].expand(-1, -1, C)
     values = feature_map.permute(0, 2, 3, 1).reshape(B, H * W, C)
     return torch.gather(values, 1, index).reshape(B, -1, side * side, C)
-
-
-def _gather_tokens(x: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
-    """x (B, N, P, C) -> (B, len(ids), P, C)."""
-    B, _, P, C = x.shape
-    return torch.gather(x, 1, ids[:, :, None, None].expand(-1, -1, P, C))
 
 
 def _visible_halos(feature_map: torch.Tensor, ids_keep: torch.Tensor,

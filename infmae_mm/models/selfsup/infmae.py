@@ -159,12 +159,9 @@ class InfMAE(BaseSelfSupervisor):
         head = self.head
         grid = (inputs.shape[2] // head.patch_size,
                 inputs.shape[3] // head.patch_size)
-        target_imgs = inputs if inputs.shape[1] == head.in_channels else \
-            inputs.mean(1, keepdim=True)
+        target_imgs = head.target_images(inputs)
         if head.norm_pix:
-            patches = head.patchify(target_imgs)
-            mean = patches.mean(dim=-1, keepdim=True)
-            std = (patches.var(dim=-1, keepdim=True) + 1.e-6)**.5
+            mean, std = head.patch_statistics(head.patchify(target_imgs))
             pred = pred * std + mean
         pixel_mask = mask.reshape(-1, 1, *grid)
         pixel_mask = pixel_mask.repeat_interleave(
