@@ -1,11 +1,14 @@
 # The two commands of the README: `make demo` (pre-train on the embedded
 # sample data and draw reconstructions) and `make test`. Both create the
 # environment (.venv, reference stack) first when it is missing.
+# `make lint` checks flake8 / isort / yapf / codespell / docformatter (the
+# settings of setup.cfg, as mmpretrain); `make format` applies the fixable
+# ones. `make test-fast` runs the tests not marked slow.
 PY := .venv/bin/python
 WORK ?= work_dirs/demo
 DEMO_CONFIG := configs/pretrain/infmae_vit-tiny-p16_1xb16-coslr-100e_ir-sample.py
 
-.PHONY: env demo test bench sample-data clean
+.PHONY: env demo test test-fast lint format bench sample-data clean
 
 env:
 	bash tools/setup_env.sh
@@ -14,15 +17,27 @@ sample-data: env
 	$(PY) tools/data/generate_sample_data.py pretrain data/ir_sample --num 96 --size 256 256 --seed 0
 
 demo: sample-data
+	$(PY) tools/data/generate_sample_data.py pretrain data/ir_sample_heldout --num 24 --size 256 256 --seed 1
 	PATH="$(CURDIR)/.venv/bin:$$PATH" mim train mmpretrain $(DEMO_CONFIG) --work-dir $(WORK)
 	$(PY) tools/visualization/show_reconstruction.py $(DEMO_CONFIG) $(WORK)/epoch_100.pth \
-		--images data/ir_sample --num 6 --out $(WORK)/reconstruction.png
+		--images data/ir_sample_heldout --num 6 --out $(WORK)/reconstruction.png
+	$(PY) tools/analysis_tools/eval_reconstruction.py $(DEMO_CONFIG) $(WORK)/epoch_100.pth \
+		--images data/ir_sample_heldout --out $(WORK)/heldout_reconstruction.json
 
 test: env
 	$(PY) -m pytest tests -q
 
+test-fast: env
+	$(PY) -m pytest tests -q -m "not slow"
+
+lint: env
+	bash tools/lint.sh
+
+format: env
+	bash tools/lint.sh --fix
+
 clean:
-	rm -rf work_dirs data/ir_sample
+	rm -rf work_dirs data/ir_sample data/ir_sample_heldout
 
 bench: env
 	$(PY) tools/analysis_tools/benchmark_speed.py --out work_dirs/bench/benchmark.json

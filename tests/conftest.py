@@ -12,3 +12,14 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 @pytest.fixture(scope='session')
 def repo_root() -> str:
     return REPO_ROOT
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip tests marked ``cuda`` on machines without a CUDA device (the
+    markers are registered in pytest.ini)."""
+    if torch.cuda.is_available() or os.environ.get('INFMAE_TEST_DEVICE'):
+        return  # INFMAE_TEST_DEVICE=cpu: dry run (tests/test_cuda.py)
+    skip = pytest.mark.skip(reason='needs a CUDA device')
+    for item in items:
+        if item.get_closest_marker('cuda') is not None:
+            item.add_marker(skip)

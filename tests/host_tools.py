@@ -26,7 +26,8 @@ def run(cmd: List[str], timeout: int = 600) -> str:
 
 
 def loader_options(*loaders: str, data_root: str) -> List[str]:
-    """cfg-options pointing loaders at ``data_root`` with no worker processes."""
+    """Cfg-options pointing loaders at ``data_root`` with no worker
+    processes."""
     opts = []
     for loader in loaders:
         opts += [

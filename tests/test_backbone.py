@@ -58,10 +58,18 @@ def test_base_encoder_parameter_count():
     assert sum(v.numel() for v in model.state_dict().values()) == 84_605_824
 
 
-def test_default_masking_and_one_channel():
+def test_masked_one_channel_and_masks_only_from_iam():
+    from infmae_mm.models import IAMMasking
     model = build('nano', in_channels=1)
-    latent, mask, _ = model(torch.randn(2, 1, 64, 64), mask=True)
+    x = torch.randn(2, 1, 64, 64)
+    latent, mask, _ = model(x, IAMMasking('intensity', in_channels=1)(x))
     assert latent.shape == (2, 4, 64) and mask.sum(1).eq(12).all()
+    # The backbone computes no masks itself (masks come from the pipeline
+    # or InfMAE.mask_generator).
+    with pytest.raises(TypeError, match='IAMMask'):
+        model(x, mask=True)
+    with pytest.raises(TypeError, match='mask_cfg'):
+        InfMAEViT(arch='nano', mask_cfg=dict(scorer='entropy'))
 
 
 @pytest.mark.parametrize('size', [(225, 224), (224, 200), (8, 8)])

@@ -18,8 +18,9 @@ from mmengine.optim import OptimWrapper
 from mmengine.registry import init_default_scope
 
 import infmae_mm  # noqa: F401  (registers IAMMaskGenerator and the model)
-from infmae_mm.datasets import curation
-from infmae_mm.datasets import synthetic as syn
+from infmae_mm import curation
+from infmae_mm import testing as syn
+from infmae_mm.curation import pipeline
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CFG_DIR = osp.join(REPO, 'configs', 'pretrain')
@@ -27,8 +28,6 @@ LEAF_CFG = osp.join(
     CFG_DIR, 'infmae_vit-base-p16_4xb64-amp-coslr-400e_ir-manifest.py')
 RECIPE_CFG = osp.join(CFG_DIR,
                       'infmae_vit-base-p16_4xb64-amp-coslr-400e_inf30.py')
-MANIFEST_BASE_CFG = osp.join(CFG_DIR, '_base_', 'datasets',
-                             'ir_manifest_bs64_infmae.py')
 NUM_ORIGINALS, NUM_ORIGINALS_16 = 30, 6
 
 
@@ -320,19 +319,19 @@ def test_interrupted_run_resumes_to_the_same_manifest(curated, collection,
                                                       monkeypatch):
     raws = [collection['raw'], collection['raw16']]
     out = collection['root'] / 'out_resume'
-    real_analyse = curation.analyse_image
+    real_analyse = pipeline.analyse_image
     calls = []
 
-    def analyse_then_interrupt(path):
+    def analyse_then_interrupt(path, **kwargs):
         if len(calls) == 12:
             raise KeyboardInterrupt  # Ctrl-C after 12 images
         calls.append(path)
-        return real_analyse(path)
+        return real_analyse(path, **kwargs)
 
-    monkeypatch.setattr(curation, 'analyse_image', analyse_then_interrupt)
+    monkeypatch.setattr(pipeline, 'analyse_image', analyse_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
         curation.curate(raws, str(out), verbose=False)
-    monkeypatch.setattr(curation, 'analyse_image', real_analyse)
+    monkeypatch.setattr(pipeline, 'analyse_image', real_analyse)
     journal = out / curation.JOURNAL_NAME
     assert len(journal.read_text().splitlines()) == 1 + 12
     assert not (out / 'manifest.txt').exists()
@@ -414,11 +413,13 @@ def test_cli_links_and_stats_only(collection, curated, tmp_path, capsys):
 def test_pretraining_starts_from_the_manifest(curated):
     cfg = Config.fromfile(LEAF_CFG)
     recipe = Config.fromfile(RECIPE_CFG)
-    base = Config.fromfile(MANIFEST_BASE_CFG)
-    # Only the dataset differs from the paper recipe, and it is the one of
-    # the manifest dataset base.
-    assert cfg.train_dataloader.dataset == base.train_dataloader.dataset
-    assert cfg.train_dataloader.dataset.ann_file == 'manifest.txt'
+    # Only the dataset's root and image list differ from the paper recipe.
+    dataset_cfg = cfg.train_dataloader.dataset.copy()
+    assert dataset_cfg.pop('ann_file') == 'manifest.txt'
+    assert dataset_cfg.pop('data_root') == 'data/curated/'
+    recipe_dataset = recipe.train_dataloader.dataset.copy()
+    recipe_dataset.pop('data_root')
+    assert dataset_cfg == recipe_dataset
     for key in ('model', 'optim_wrapper', 'param_scheduler', 'train_cfg'):
         assert cfg[key] == recipe[key], key
     assert cfg.train_dataloader.dataset.pipeline == \

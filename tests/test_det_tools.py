@@ -7,36 +7,13 @@ import sys
 import pytest
 import torch
 
-from infmae_mm.datasets.synthetic import write_m3fd_like
+from infmae_mm.testing import tiny_arch_cli, write_m3fd_like
 from tests.host_tools import REPO, run
 
 MASK_RCNN = osp.join(REPO,
                      'configs/det/mask-rcnn_infmae-base_fpn_1xb2-25e_m3fd-inf.py')
 CASCADE = osp.join(
     REPO, 'configs/det/cascade-mask-rcnn_infmae-base_fpn_1xb2-25e_m3fd-inf.py')
-
-TRUNK = [
-    'model.backbone.arch=nano', 'model.backbone.init_cfg=None',
-    'model.backbone.window_size=4', 'model.neck.0.in_channels=[32,48,64]',
-    'model.neck.1.in_channels=[32,48,64,64]', 'model.neck.1.out_channels=32',
-    'model.rpn_head.in_channels=32', 'model.rpn_head.feat_channels=32',
-    'model.roi_head.bbox_roi_extractor.out_channels=32',
-    'model.roi_head.mask_roi_extractor.out_channels=32',
-    'model.roi_head.mask_head.in_channels=32',
-    'model.roi_head.mask_head.conv_out_channels=32'
-]
-NANO = {
-    MASK_RCNN: TRUNK + [
-        'model.roi_head.bbox_head.in_channels=32',
-        'model.roi_head.bbox_head.fc_out_channels=64'
-    ],
-    CASCADE: TRUNK + [
-        f'model.roi_head.bbox_head.{i}.{key}'
-        for i in range(3)
-        for key in ('in_channels=32', 'fc_out_channels=64')
-    ],
-}
-
 
 @pytest.fixture(scope='module')
 def m3fd(tmp_path_factory):
@@ -64,11 +41,13 @@ def data_options(root):
                    'val_dataloader.dataset.pipeline.1.scale=(256,192)']
 
 
+@pytest.mark.slow
+@pytest.mark.e2e
 @pytest.mark.parametrize('config', [MASK_RCNN, CASCADE],
                          ids=['mask-rcnn', 'cascade'])
 def test_mim_train_and_test(config, m3fd, tmp_path):
     work = str(tmp_path / 'work')
-    opts = NANO[config] + data_options(m3fd)
+    opts = tiny_arch_cli(config) + data_options(m3fd)
     out = run(['mim', 'train', 'mmdet', config, '--work-dir', work,
                '--cfg-options', 'train_cfg.max_epochs=1',
                'default_hooks.logger.interval=1', *opts])
@@ -86,10 +65,12 @@ def test_mim_train_and_test(config, m3fd, tmp_path):
 
 
 
+@pytest.mark.slow
+@pytest.mark.e2e
 @pytest.mark.skipif(not torch.cuda.is_available(),
                     reason="mmdet 3.3's InferenceBenchmark calls model.cuda()")
 def test_mmdet_inference_benchmark(m3fd, tmp_path):
-    opts = NANO[MASK_RCNN] + data_options(m3fd)
+    opts = tiny_arch_cli(MASK_RCNN) + data_options(m3fd)
     run(['mim', 'train', 'mmdet', MASK_RCNN, '--work-dir', str(tmp_path),
          '--cfg-options', 'train_cfg.max_epochs=1', *opts])
     out = run(['mim', 'run', 'mmdet', 'benchmark', MASK_RCNN, '--checkpoint',

@@ -38,7 +38,7 @@ from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
 
-from infmae_mm.datasets.synthetic import write_msrs_like
+from infmae_mm.testing import write_msrs_like
 from tests.host_tools import BIN, REPO, loader_options, write_config
 
 TORCHRUN = osp.join(BIN, 'torchrun')
@@ -89,11 +89,9 @@ def train_script(host: str) -> str:
         osp.dirname(package.__file__), '.mim', 'tools', 'train.py')
 
 
-def torchrun(tmp_path, host: str, config: str, options) -> str:
-    """Train ``config`` on 2 CPU processes; return the output."""
-    (tmp_path / '_infmae_cpu_gloo_init.py').write_text(CPU_GLOO_INIT)
-    wrapped = write_config(str(tmp_path / 'ddp_cpu.py'), config, DDP_ON_CPU)
-    script = train_script(host)
+def launch_env(tmp_path) -> dict:
+    """Environment of a torchrun launch: ``tmp_path`` importable (the gloo
+    init module), one thread per process, this interpreter's tools first."""
     env = dict(
         os.environ,
         PYTHONUNBUFFERED='1',
@@ -101,6 +99,15 @@ def torchrun(tmp_path, host: str, config: str, options) -> str:
         PYTHONPATH=os.pathsep.join(
             filter(None, [str(tmp_path), os.environ.get('PYTHONPATH')])))
     env['PATH'] = BIN + os.pathsep + env.get('PATH', '')
+    return env
+
+
+def torchrun(tmp_path, host: str, config: str, options) -> str:
+    """Train ``config`` on 2 CPU processes; return the output."""
+    (tmp_path / '_infmae_cpu_gloo_init.py').write_text(CPU_GLOO_INIT)
+    wrapped = write_config(str(tmp_path / 'ddp_cpu.py'), config, DDP_ON_CPU)
+    script = train_script(host)
+    env = launch_env(tmp_path)
     cmd = [
         TORCHRUN, '--nproc_per_node=2', '--master_addr=127.0.0.1',
         f'--master_port={free_port()}', script, wrapped, '--launcher',
@@ -116,6 +123,8 @@ def torchrun(tmp_path, host: str, config: str, options) -> str:
     return out
 
 
+@pytest.mark.slow
+@pytest.mark.e2e
 def test_pretraining_on_two_processes(tmp_path):
     data = tmp_path / 'ir'
     subprocess.run([
@@ -136,6 +145,8 @@ def test_pretraining_on_two_processes(tmp_path):
     assert 'Saving checkpoint at 1 epochs' in out
 
 
+@pytest.mark.slow
+@pytest.mark.e2e
 def test_segmentation_on_two_processes(tmp_path):
     msrs = str(tmp_path / 'msrs')
     write_msrs_like(msrs, num_train=4, num_test=2, size=(96, 128))

@@ -1,12 +1,10 @@
 """ONNX export with dynamic batch, height and width.
 
-The nano backbone (fixed sin-cos table; learned table with windowed
-attention and relative position bias) and a nano UperNet segmentor are
-exported at 224x320 and run in ONNX Runtime at 224x320 and at 256x256 (a
-size never traced, with another batch size): the outputs equal PyTorch's
-within 1e-4.
+The nano backbone (fixed sin-cos table; learned table with windowed attention
+and relative position bias) and a nano UperNet segmentor are exported at
+224x320 and run in ONNX Runtime at 224x320 and at 256x256 (a size never traced,
+with another batch size): the outputs equal PyTorch's within 1e-4.
 """
-import importlib.util
 import os.path as osp
 import subprocess
 import sys
@@ -15,35 +13,18 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from infmae_mm import deployment
 from infmae_mm.models import InfMAEViT
+from infmae_mm.testing import tiny_arch_cli, tiny_arch_options
 
 onnx = pytest.importorskip('onnx')
 ort = pytest.importorskip('onnxruntime')
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TOOL = osp.join(REPO, 'tools/deployment/export_onnx.py')
-UPERNET = osp.join(REPO,
-                   'configs/seg/upernet_infmae-base_1xb2-24k_msrs-inf-480x640.py')
-NANO_UPERNET = {
-    'model.backbone.arch': 'nano',
-    'model.backbone.init_cfg': None,
-    'model.neck.in_channels': [32, 48, 64],
-    'model.decode_head.in_channels': [32, 48, 64, 64],
-    'model.decode_head.channels': 16,
-    'model.auxiliary_head.in_channels': 64,
-    'model.auxiliary_head.channels': 8,
-}
+UPERNET = osp.join(
+    REPO, 'configs/seg/upernet_infmae-base_1xb2-24k_msrs-inf-480x640.py')
 EXPORT_SHAPE, OTHER_SHAPE, ATOL = (224, 320), (256, 256), 1e-4
-
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location('export_onnx', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-tool = load_tool()
 
 
 def dynamic_dims(path):
@@ -54,13 +35,13 @@ def dynamic_dims(path):
 
 def check_at_both_sizes(module, path):
     for shape, batch in ((EXPORT_SHAPE, 1), (OTHER_SHAPE, 2)):
-        diffs = tool.compare_with_onnxruntime(module, path, shape, batch)
+        diffs = deployment.compare_with_onnxruntime(module, path, shape, batch)
         assert max(diffs) <= ATOL, (shape, diffs)
 
 
 def randomize(module, seed=0):
-    """Weights far from their initialisation, so that every part (the
-    position table included) shows in the outputs."""
+    """Weights far from their initialisation, so that every part (the position
+    table included) shows in the outputs."""
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for p in module.parameters():
@@ -84,8 +65,8 @@ def test_backbone_export_is_dynamic(kind, tmp_path):
                 global_attn_indexes=(1, )))
     backbone.eval()
     path = str(tmp_path / f'{kind}.onnx')
-    names = tool.export_onnx(backbone, path, EXPORT_SHAPE,
-                             output_names=['f1', 'f2', 'f3'])
+    names = deployment.export_onnx(
+        backbone, path, EXPORT_SHAPE, output_names=['f1', 'f2', 'f3'])
     assert names == ['f1', 'f2', 'f3']
     assert dynamic_dims(path) == ['batch', None, 'height', 'width']
     check_at_both_sizes(backbone, path)
@@ -94,7 +75,8 @@ def test_backbone_export_is_dynamic(kind, tmp_path):
 def randomized_segmentor(seed=0):
     """The nano UperNet with random weights and logits of order 1 (the
     classifier rescaled), so that 1e-4 is a tight tolerance for them."""
-    segmentor, names = tool.build_model(UPERNET, cfg_options=NANO_UPERNET)
+    segmentor, names = deployment.build_model(
+        UPERNET, cfg_options=tiny_arch_options(UPERNET))
     randomize(segmentor, seed)
     probe = torch.randn(
         1, 3, *EXPORT_SHAPE, generator=torch.Generator().manual_seed(seed))
@@ -114,23 +96,33 @@ def test_segmentor_export_is_dynamic(tmp_path):
     # mode='tensor': the decode head's logits at stride 4.
     assert logits.shape == (1, 9, 56, 80) and 1 < logits.std() < 4
     path = str(tmp_path / 'upernet.onnx')
-    tool.export_onnx(segmentor, path, EXPORT_SHAPE, output_names=names)
+    deployment.export_onnx(segmentor, path, EXPORT_SHAPE, output_names=names)
     assert dynamic_dims(path) == ['batch', None, 'height', 'width']
     check_at_both_sizes(segmentor, path)
 
 
+@pytest.mark.slow
 def test_cli_loads_a_checkpoint_exports_and_verifies(tmp_path):
     segmentor, _ = randomized_segmentor(seed=1)
     checkpoint = str(tmp_path / 'upernet_nano.pth')
-    torch.save({'meta': {'iter': 1},
-                'state_dict': segmentor.segmentor.state_dict()}, checkpoint)
+    torch.save(
+        {
+            'meta': {
+                'iter': 1
+            },
+            'state_dict': segmentor.segmentor.state_dict()
+        }, checkpoint)
     out_file = str(tmp_path / 'out' / 'upernet.onnx')
-    options = [f'{k}={v}'.replace(' ', '') for k, v in NANO_UPERNET.items()]
+    options = tiny_arch_cli(UPERNET)
     proc = subprocess.run([
         sys.executable, TOOL, UPERNET, checkpoint, '--out', out_file,
         '--shape', '224', '320', '--verify', '--verify-shape', '256', '256',
         '--cfg-options', *options
-    ], cwd=REPO, capture_output=True, text=True, timeout=600)
+    ],
+                          cwd=REPO,
+                          capture_output=True,
+                          text=True,
+                          timeout=600)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
     assert 'all keys matched' in out
@@ -146,11 +138,12 @@ def test_cli_loads_a_checkpoint_exports_and_verifies(tmp_path):
 
 
 def test_cli_wants_backbone_only_for_pretraining_configs(tmp_path):
-    config = osp.join(REPO, 'configs/pretrain/'
-                      'infmae_vit-tiny-p16_1xb16-coslr-100e_ir-sample.py')
+    config = osp.join(
+        REPO, 'configs/pretrain/'
+        'infmae_vit-tiny-p16_1xb16-coslr-100e_ir-sample.py')
     with pytest.raises(ValueError, match='--backbone-only'):
-        tool.build_model(config)
-    backbone, names = tool.build_model(config, backbone_only=True)
+        deployment.build_model(config)
+    backbone, names = deployment.build_model(config, backbone_only=True)
     assert isinstance(backbone, InfMAEViT) and names == ['f1', 'f2', 'f3']
 
 
@@ -158,7 +151,7 @@ def test_cli_wants_backbone_only_for_pretraining_configs(tmp_path):
 @pytest.mark.parametrize('cells', [1, 2, 3, 6])
 def test_exportable_adaptive_pool_equals_pytorch(length, cells):
     x = torch.randn(2, 3, length, length + 3)
-    pooled = tool.ExportableAdaptiveAvgPool2d(cells)(x)
+    pooled = deployment.ExportableAdaptiveAvgPool2d(cells)(x)
     torch.testing.assert_close(pooled, F.adaptive_avg_pool2d(x, cells))
 
 

@@ -4,8 +4,15 @@ import pytest
 import torch
 
 from infmae_mm.datasets import IAMMaskGenerator
-from infmae_mm.models import (IAMMasking, patch_scores, select_tokens,
-                              upsample_token_mask)
+from infmae_mm.models import (IAM_MASK_KEY, IAMMasking, num_visible,
+                              patch_scores, select_tokens, upsample_token_mask)
+
+
+def masks_of(gen, img):
+    """The one field the generator adds, as a dict of numpy arrays."""
+    results = gen(dict(img=img))
+    assert set(results) == {'img', IAM_MASK_KEY}
+    return results[IAM_MASK_KEY]._asdict()
 
 
 def ir_like(seed, h=224, w=224, channels=3):
@@ -22,10 +29,10 @@ def ir_like(seed, h=224, w=224, channels=3):
 @pytest.mark.parametrize('scorer', ['intensity', 'entropy', 'random'])
 @pytest.mark.parametrize('stride', [2, 4, 7])
 def test_count_and_consistency(scorer, stride):
-    out = IAMMaskGenerator(scorer=scorer, stride=stride)(dict(img=ir_like(0)))
+    out = masks_of(IAMMaskGenerator(scorer=scorer, stride=stride), ir_like(0))
     n = 196
     assert out['ids_keep'].shape == (n // stride, )
-    assert out['mask'].shape == (14, 14)
+    assert out['mask'].shape == (n, )
     assert out['mask'].sum() == n - n // stride
     flat = out['mask'].reshape(-1)
     assert (flat[out['ids_keep']] == 0).all()
@@ -41,15 +48,15 @@ def test_count_and_consistency(scorer, stride):
 @pytest.mark.parametrize('scorer', ['intensity', 'entropy'])
 def test_deterministic_for_an_image(scorer):
     gen = IAMMaskGenerator(scorer=scorer)
-    a, b = gen(dict(img=ir_like(1))), gen(dict(img=ir_like(1)))
+    a, b = masks_of(gen, ir_like(1)), masks_of(gen, ir_like(1))
     np.testing.assert_array_equal(a['ids_keep'], b['ids_keep'])
-    c = gen(dict(img=ir_like(2)))
+    c = masks_of(gen, ir_like(2))
     assert not np.array_equal(a['ids_keep'], c['ids_keep'])
 
 
 def test_intensity_stride_ordering_matches_hand_ranking():
     img = ir_like(3)
-    out = IAMMaskGenerator(scorer='intensity', stride=4)(dict(img=img))
+    out = masks_of(IAMMaskGenerator(scorer='intensity', stride=4), img)
     gray = img[..., 0].astype(np.float64)
     means = gray.reshape(14, 16, 14, 16).mean((1, 3)).reshape(-1)
     order = np.argsort(-means, kind='stable')
@@ -60,7 +67,7 @@ def test_intensity_stride_ordering_matches_hand_ranking():
 
 def test_top_selection_keeps_highest_scores():
     img = ir_like(4)
-    out = IAMMaskGenerator(scorer='intensity', selection='top')(dict(img=img))
+    out = masks_of(IAMMaskGenerator(scorer='intensity', selection='top'), img)
     means = img[..., 0].astype(float).reshape(14, 16, 14, 16).mean((1, 3))
     kept = means.reshape(-1)[out['ids_keep']]
     dropped = means.reshape(-1)[out['mask'].reshape(-1) == 1]
@@ -70,28 +77,30 @@ def test_top_selection_keeps_highest_scores():
 def test_entropy_matches_hand_computation():
     img = ir_like(5, 32, 32, channels=1)
     scores = patch_scores(
-        torch.from_numpy(img).float()[None, None], 'entropy',
+        torch.from_numpy(img).float()[None, None],
+        'entropy',
         value_range=(0., 255.))
     for idx, (r, c) in enumerate([(0, 0), (0, 1), (1, 0), (1, 1)]):
         patch = img[16 * r:16 * r + 16, 16 * c:16 * c + 16]
         p = np.bincount(patch.reshape(-1), minlength=256) / 256.
         p = p[p > 0]
-        assert scores[0, idx].item() == pytest.approx(-(p * np.log2(p)).sum(),
-                                                      abs=1e-5)
+        assert scores[0, idx].item() == pytest.approx(
+            -(p * np.log2(p)).sum(), abs=1e-5)
     flat = np.full((16, 16), 7, np.uint8)
     assert patch_scores(
-        torch.from_numpy(flat).float()[None, None], 'entropy',
+        torch.from_numpy(flat).float()[None, None],
+        'entropy',
         value_range=(0., 255.)).item() == 0
 
 
 def test_stage_masks_align_with_tokens():
-    out = IAMMaskGenerator()(dict(img=ir_like(6, 96, 160)))
-    token = out['mask']
-    assert out['mask_stage1'].shape == (24, 40)
-    assert out['mask_stage2'].shape == (12, 20)
-    for factor, key in [(4, 'mask_stage1'), (2, 'mask_stage2')]:
-        blocks = out[key].reshape(6, factor, 10, factor)
-        assert (blocks == token[:, None, :, None]).all()
+    out = masks_of(IAMMaskGenerator(), ir_like(6, 96, 160))
+    token = torch.from_numpy(out['mask'])[None]
+    for factor, shape in [(4, (24, 40)), (2, (12, 20))]:
+        up = upsample_token_mask(token, (6, 10), factor)[0, 0]
+        assert up.shape == shape
+        blocks = up.reshape(6, factor, 10, factor)
+        assert (blocks == token.reshape(6, 1, 10, 1)).all()
 
 
 def test_in_model_intensity_equals_pipeline_on_normalised_input():
@@ -100,7 +109,7 @@ def test_in_model_intensity_equals_pipeline_on_normalised_input():
     levels = np.random.default_rng(7).permutation(196) + 30
     gray = np.kron(levels.reshape(14, 14), np.ones((16, 16))).astype(np.uint8)
     img = np.repeat(gray[..., None], 3, 2)
-    pipe = IAMMaskGenerator(scorer='intensity')(dict(img=img))
+    pipe = masks_of(IAMMaskGenerator(scorer='intensity'), img)
     x = (torch.from_numpy(img).permute(2, 0, 1).float()[None] - 108.375) / 51.
     iam = IAMMasking(scorer='intensity', descending=True)(x)
     np.testing.assert_array_equal(iam.ids_keep[0].numpy(), pipe['ids_keep'])
@@ -115,8 +124,8 @@ def test_linear_scorer_is_one_filter():
     patches = x.reshape(2, 3, 4, 16, 4, 16).permute(0, 2, 4, 1, 3, 5)
     expected = (patches * w_bar).sum((-3, -2, -1)).reshape(2, 16) + \
         masking.bias.mean()
-    scores = patch_scores(x, 'linear', weight=masking.weight,
-                          bias=masking.bias)
+    scores = patch_scores(
+        x, 'linear', weight=masking.weight, bias=masking.bias)
     torch.testing.assert_close(scores, expected, rtol=1e-5, atol=1e-5)
 
 
@@ -128,8 +137,6 @@ def test_upsample_token_mask():
 
 
 def test_errors_are_clear():
-    with pytest.raises(ValueError, match='does not divide'):
-        IAMMaskGenerator(stride=3)(dict(img=ir_like(0)))
     with pytest.raises(ValueError, match='multiples of 16'):
         IAMMaskGenerator()(dict(img=ir_like(0, 100, 224)))
     with pytest.raises(ValueError, match='model.mask_generator'):
@@ -138,3 +145,68 @@ def test_errors_are_clear():
         IAMMaskGenerator(scorer='variance')
     with pytest.raises(ValueError, match='Unknown IAM selection'):
         select_tokens(torch.rand(1, 16), 4, selection='bottom')
+
+
+@pytest.mark.parametrize('selection', ['stride', 'top'])
+@pytest.mark.parametrize(
+    'size,stride,expected',
+    [
+        ((224, 224), 4, 49),  # the paper's 25%
+        ((304, 528), 4, 157),  # 627 tokens: ranks 0, 4, ..., 624
+        ((224, 224), 3, 66),  # 196 tokens: ranks 0, 3, ..., 195
+        ((96, 160), 7, 9),
+    ])
+def test_any_multiple_of_16_keeps_ceil_n_over_s(selection, size, stride,
+                                                expected):
+    img = ir_like(8, *size)
+    out = masks_of(IAMMaskGenerator(stride=stride, selection=selection), img)
+    n = (size[0] // 16) * (size[1] // 16)
+    assert num_visible(n, stride) == expected == -(-n // stride)
+    assert out['ids_keep'].shape == (expected, )
+    assert out['mask'].sum() == n - expected
+    assert sorted(out['ids_restore']) == list(range(n))
+    means = img[..., 0].astype(float).reshape(size[0] // 16, 16, size[1] // 16,
+                                              16).mean((1, 3))
+    order = np.argsort(-means.reshape(-1), kind='stable')
+    kept = order[::stride] if selection == 'stride' else order[:expected]
+    np.testing.assert_array_equal(out['ids_keep'], kept)
+
+
+def test_registered_scorer_runs_through_the_same_selection():
+    from infmae_mm.models.masking import PATCH_SCORERS, register_scorer
+
+    @register_scorer('test_column')
+    def column_scores(images, patch_size, **kwargs):
+        B, _, H, W = images.shape
+        cols = torch.arange(W // patch_size, dtype=torch.float)
+        return cols.repeat(H // patch_size).expand(B, -1)
+
+    try:
+        out = masks_of(
+            IAMMaskGenerator(scorer='test_column', stride=4, selection='top'),
+            ir_like(0, 64, 64))
+        # descending: the right-most column (index 3 in each row) is visible
+        np.testing.assert_array_equal(np.sort(out['ids_keep']), [3, 7, 11, 15])
+        with pytest.raises(KeyError, match='already registered'):
+            register_scorer('intensity')(column_scores)
+    finally:
+        PATCH_SCORERS.pop('test_column')
+
+
+def test_documented_effect_of_stride_and_top_on_hot_patches():
+    """What the README says: the paper's stride selection keeps about 1 / S
+    of the hottest patches visible (like random masking), ``top`` keeps all
+    of them (when they are fewer than N / S)."""
+    from infmae_mm.testing import make_ir_image
+    rng = np.random.default_rng(0)
+    shares = {'stride': [], 'top': []}
+    for _ in range(12):
+        img = np.repeat(make_ir_image(rng, 224, 224)[..., None], 3, 2)
+        means = img[..., 0].astype(float).reshape(14, 16, 14, 16).mean(
+            (1, 3)).reshape(-1)
+        hottest = np.argsort(-means, kind='stable')[:20]  # top 10%
+        for selection in shares:
+            out = masks_of(IAMMaskGenerator(selection=selection), img)
+            shares[selection].append((out['mask'][hottest] == 0).mean())
+    assert np.mean(shares['top']) == 1.
+    assert abs(np.mean(shares['stride']) - 0.25) <= 0.05

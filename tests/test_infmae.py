@@ -9,8 +9,8 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 from infmae_mm.datasets import IAMMaskGenerator
-from infmae_mm.datasets.synthetic import make_ir_image
-from infmae_mm.models.selfsup.infmae import MASK_KEYS
+from infmae_mm.testing import make_ir_image
+from infmae_mm.models.masking import IAM_MASK_KEY
 
 NANO = dict(
     type='InfMAE',
@@ -49,8 +49,7 @@ def make_batch(model, num=4, size=(64, 64), channels=3, seed=0, **iam_kw):
         img = np.repeat(make_ir_image(rng, *size)[..., None], channels, 2)
         results = gen(dict(img=img))
         sample = DataSample()
-        for key in MASK_KEYS:
-            sample.set_field(torch.from_numpy(results[key]), key)
+        sample.set_field(results[IAM_MASK_KEY], IAM_MASK_KEY)
         inputs.append(torch.from_numpy(img.transpose(2, 0, 1).copy()))
         samples.append(sample)
     return model.data_preprocessor(
@@ -67,6 +66,7 @@ def test_loss_from_pipeline_masks_matches_manual_computation():
     latent, mask, ids_restore = model.backbone(data['inputs'], iam,
                                                model.stage_fusion)
     pred = model.neck(latent, ids_restore, (4, 4))
+    torch.testing.assert_close(mask, iam.mask)
     target = model.head.patchify(data['inputs'])
     per_patch = ((pred - target)**2).mean(-1)
     expected = (per_patch * mask).sum() / mask.sum()
@@ -117,6 +117,7 @@ def test_without_stage_fusion():
     assert torch.isfinite(model(**make_batch(model), mode='loss')['loss'])
 
 
+@pytest.mark.slow
 def test_loss_decreases_over_a_short_run():
     torch.manual_seed(0)
     model = build()
@@ -134,3 +135,16 @@ def test_loss_decreases_over_a_short_run():
     unused = [n for n, p in model.named_parameters()
               if p.requires_grad and p.grad is None]
     assert not unused
+
+
+def test_full_frame_whose_token_count_the_stride_does_not_divide():
+    """304x528 has 19 x 33 = 627 tokens, not divisible by the stride 4: every
+    image keeps ceil(627 / 4) = 157 visible tokens, so the batch stacks."""
+    model = build()
+    data = make_batch(model, num=2, size=(304, 528))
+    iam = model.compute_masks(data['inputs'], data['data_samples'])
+    assert iam.ids_keep.shape == (2, 157) and iam.mask.shape == (2, 627)
+    loss = model(**data, mode='loss')['loss']
+    assert torch.isfinite(loss)
+    out = model.reconstruct(data['inputs'], data['data_samples'])
+    assert out['mask'].mean().item() == pytest.approx(1 - 157 / 627)

@@ -12,11 +12,11 @@ from mmengine.dataset import Compose
 from mmseg.registry import DATASETS, TRANSFORMS
 
 from infmae_mm.datasets.irstd import IRSTD1kDataset
-from infmae_mm.datasets.synthetic import write_irstd_like
+from infmae_mm.testing import write_irstd_like
 from infmae_mm.evaluation.irstd_metric import IRSTDMetric
 
 PIPELINE = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadThermalImage'),
     dict(type='LoadAnnotations'),
     dict(type='PackSegInputs'),
 ]

@@ -16,33 +16,16 @@ from mmengine.structures import PixelData
 from mmseg.registry import DATASETS, MODELS
 from mmseg.structures import SegDataSample
 
-from infmae_mm.datasets.synthetic import make_irstd_sample, write_irstd_like
 from infmae_mm.evaluation.irstd_metric import IRSTDMetric
 from infmae_mm.models import SmallTargetHead, SoftIoULoss
+from infmae_mm.testing import (make_irstd_sample, tiny_arch_cli,
+                               tiny_arch_options, write_irstd_like)
 from tests.host_tools import REPO, loader_options, run
 
 CONFIG = osp.join(
     REPO, 'configs/irstd/irstd-head_infmae-base_1xb2-40k_irstd1k-512x512.py')
 NUDT = CONFIG.replace('irstd1k-512x512', 'nudt-sirst-256x256')
-NANO_WIDTHS = (32, 48, 64, 64)  # F1-F3 of InfMAEViT-nano, F4 of the neck
-# The configs' structure with a nano encoder and a slim head: a CPU's budget.
-NANO = dict(
-    backbone=dict(arch='nano', init_cfg=None),
-    neck=dict(in_channels=list(NANO_WIDTHS[:3])),
-    decode_head=dict(
-        in_channels=list(NANO_WIDTHS), channels=16, up_channels=[8, 8]))
 METRICS = ('IoU', 'nIoU', 'Pd', 'Fa', 'F1', 'AUC')
-
-
-def cfg_options(tree: dict, prefix: str = 'model') -> list:
-    """``--cfg-options`` strings of a nested dict, e.g. NANO."""
-    options = []
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            options += cfg_options(value, f'{prefix}.{key}')
-        else:
-            options.append(f'{prefix}.{key}={value}'.replace(' ', ''))
-    return options
 
 
 def nano_model(**head) -> torch.nn.Module:
@@ -50,7 +33,7 @@ def nano_model(**head) -> torch.nn.Module:
     (as the runner converts it off distributed runs), initialised."""
     cfg = Config.fromfile(CONFIG)
     init_default_scope('mmseg')
-    cfg.merge_from_dict(dict(model=NANO))
+    cfg.merge_from_dict(tiny_arch_options(cfg))
     cfg.model.decode_head.update(head)
     model = revert_sync_batchnorm(MODELS.build(cfg.model))
     model.init_weights()
@@ -142,6 +125,7 @@ def test_soft_iou_loss_values():
     assert loss.loss_name == 'loss_softiou'
 
 
+@pytest.mark.slow
 def test_loss_is_finite_and_decreases():
     torch.manual_seed(0)
     model = nano_model().train()
@@ -214,7 +198,7 @@ def test_config_follows_the_paper_and_the_protocol():
     assert cfg.train_dataloader.dataset.pipeline[3] == dict(
         type='RandomCrop', crop_size=(512, 512))
     assert [t.type for t in cfg.test_dataloader.dataset.pipeline] == [
-        'LoadImageFromFile', 'LoadAnnotations', 'PackSegInputs']
+        'LoadThermalImage', 'LoadAnnotations', 'PackSegInputs']
     assert cfg.model.test_cfg.mode == 'whole'
     assert cfg.val_evaluator.type == cfg.test_evaluator.type == 'IRSTDMetric'
     checkpoint = cfg.default_hooks.checkpoint
@@ -250,13 +234,15 @@ def test_nudt_sirst_variant_changes_paths_and_sizes(tmp_path):
 
 
 # ---------------------------------------------------------- user entry
+@pytest.mark.slow
+@pytest.mark.e2e
 def test_mim_train_and_test(tmp_path):
     data_root = str(tmp_path / 'irstd')
     # Not multiples of 32: testing pads to 96x160 and must crop back
     # (IRSTDMetric refuses predictions of another size than the mask).
     write_irstd_like(data_root, num_trainval=4, num_test=2, size=(90, 150))
     options = [
-        *cfg_options(NANO),
+        *tiny_arch_cli(CONFIG),
         'train_dataloader.dataset.pipeline.2.scale=(128,128)',
         'train_dataloader.dataset.pipeline.3.crop_size=(128,128)',
         *loader_options('train_dataloader', 'val_dataloader',

@@ -16,11 +16,12 @@ import cv2
 import numpy as np
 import pytest
 
-from infmae_mm.datasets import synthetic
-from infmae_mm.datasets.m3fd_conversion import (
-    M3FD_CLASSES, ImageRecord, build_coco, convert_m3fd, frame_descriptor,
-    frame_similarity, group_scenes, parse_voc_xml, resolve_class_name,
+from infmae_mm import testing as synthetic
+from infmae_mm.converters.m3fd import (
+    DEFAULT_SCENE_THRESHOLD, M3FD_CLASSES, ImageRecord, build_coco,
+    convert_m3fd, group_scenes, parse_voc_xml, resolve_class_name,
     split_random, split_scenes, voc_box_to_coco)
+from infmae_mm.curation.near_duplicates import similarity, thumbnail
 
 H, W = 192, 256
 # Frames 1-2 are moved copies of frame 0 and 5-7 of frame 4 (one scene
@@ -119,8 +120,11 @@ def _read_split(out: str, name: str) -> list:
 def test_class_order():
     assert M3FD_CLASSES == ('People', 'Car', 'Bus', 'Motorcycle', 'Lamp',
                             'Truck')
-    # The synthetic writer and the converter must agree on the names.
-    assert synthetic.M3FD_CLASSES == M3FD_CLASSES
+    # The synthetic writer only writes names the converter knows, and the
+    # runtime dataset reads the converter's order (one owner: metainfo).
+    assert set(synthetic.SCENE_TO_M3FD.values()) <= set(M3FD_CLASSES)
+    from infmae_mm.datasets.metainfo import M3FD_CLASSES as runtime_classes
+    assert runtime_classes is M3FD_CLASSES
     cats = build_coco([])['categories']
     assert [(c['id'], c['name']) for c in cats] == list(
         enumerate(M3FD_CLASSES, start=1))
@@ -181,14 +185,16 @@ def test_group_scenes_numbering_and_similarity():
 
 
 def test_frame_similarity(m3fd_root):
+    # The scene split uses curation's near-duplicate measure.
     ir = osp.join(m3fd_root, 'Ir')
 
     def desc(stem):
-        return frame_descriptor(cv2.imread(osp.join(ir, stem + '.png')))
+        return thumbnail(
+            cv2.imread(osp.join(ir, stem + '.png'), cv2.IMREAD_GRAYSCALE))
 
-    assert frame_similarity(desc('00000'), desc('00000')) == pytest.approx(1)
-    assert frame_similarity(desc('00000'), desc('00002')) > 0.6
-    assert frame_similarity(desc('00002'), desc('00003')) < 0.6
+    assert similarity(desc('00000'), desc('00000')) == pytest.approx(1)
+    assert similarity(desc('00002'), desc('00000')) > DEFAULT_SCENE_THRESHOLD
+    assert similarity(desc('00003'), desc('00002')) < DEFAULT_SCENE_THRESHOLD
 
 
 def test_split_random_deterministic_and_disjoint():
@@ -363,7 +369,7 @@ def test_dataset_loads_boxes_and_box_masks(m3fd_root, converted):
     out, _, _ = converted
     assert DATASETS.get('M3FDInfDataset') is M3FDInfDataset
     pipeline = [
-        dict(type='LoadImageFromFile'),
+        dict(type='LoadThermalImage'),
         dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
         dict(type='PackDetInputs')
     ]

@@ -48,6 +48,7 @@ def official_and_converted(tmp_path_factory):
     return official, model
 
 
+@pytest.mark.slow
 def test_encoder_decoder_and_loss_equal_official(official_and_converted):
     official, model = official_and_converted
     imgs = torch.randn(2, 3, 224, 224)
@@ -67,6 +68,7 @@ def test_encoder_decoder_and_loss_equal_official(official_and_converted):
     torch.testing.assert_close(loss, ref_loss, rtol=0, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_parameter_counts(official_and_converted):
     official, model = official_and_converted
     assert sum(p.numel() for p in model.backbone.parameters()) == 84_605_824

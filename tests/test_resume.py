@@ -29,6 +29,7 @@ from mmengine.model import BaseModel
 from mmengine.runner import Runner
 
 from infmae_mm.engine.hooks.checkpoint_hook import AtomicCheckpointHook
+from infmae_mm.testing import tiny_arch_cli
 from infmae_mm.utils.checkpoint import safe_load_checkpoint
 from tests.host_tools import BIN, REPO, run
 
@@ -242,14 +243,12 @@ def test_configs_use_the_atomic_checkpoint_hook(folder):
 # -------------------------------------------------------- a real SIGKILL
 DEMO_CFG = osp.join(REPO, 'configs/pretrain/'
                     'infmae_vit-tiny-p16_1xb16-coslr-100e_ir-sample.py')
-NANO = [
-    'model.backbone.arch=nano', 'model.neck.embed_dim=64',
-    'model.neck.decoder_embed_dim=32', 'model.neck.decoder_num_heads=2'
-]
 MAX_EPOCHS, NUM_IMAGES, BATCH = 3, 32, 4
 ITERS_PER_EPOCH = NUM_IMAGES // BATCH
 
 
+@pytest.mark.slow
+@pytest.mark.e2e
 @pytest.mark.skipif(not osp.exists(osp.join(BIN, 'mim')),
                     reason='openmim is not installed')
 def test_sigkill_then_resume(tmp_path):
@@ -257,7 +256,7 @@ def test_sigkill_then_resume(tmp_path):
     run([sys.executable, 'tools/data/generate_sample_data.py', 'pretrain',
          str(data), '--num', str(NUM_IMAGES), '--size', '64', '80'])
     options = [
-        *NANO, f'train_cfg.max_epochs={MAX_EPOCHS}',
+        *tiny_arch_cli(DEMO_CFG), f'train_cfg.max_epochs={MAX_EPOCHS}',
         f'train_dataloader.batch_size={BATCH}',
         'train_dataloader.num_workers=0',
         'train_dataloader.persistent_workers=False',

@@ -11,7 +11,7 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 
 from infmae_mm.datasets import MSRSInfDataset
-from infmae_mm.datasets.synthetic import write_msrs_like
+from infmae_mm.testing import write_msrs_like
 from infmae_mm.models import InfMAEPyramidNeck, InfMAEViT
 from tests.reference.official_infmae import (OfficialInfMAE,
                                              save_official_checkpoint)

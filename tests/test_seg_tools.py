@@ -5,28 +5,12 @@ import sys
 
 import pytest
 
-from infmae_mm.datasets.synthetic import write_msrs_like
+from infmae_mm.testing import tiny_arch_cli, write_msrs_like
 from tests.host_tools import REPO, loader_options, run, write_config
 
 UPERNET = osp.join(REPO,
                    'configs/seg/upernet_infmae-base_1xb2-24k_msrs-inf-480x640.py')
 FCN = osp.join(REPO, 'configs/seg/fcn_infmae-base_1xb2-24k_msrs-inf-480x640.py')
-# A nano backbone and slim heads: the configs' structure, a CPU's budget.
-NANO = {
-    UPERNET: [
-        'model.backbone.arch=nano', 'model.backbone.init_cfg=None',
-        'model.neck.in_channels=[32,48,64]',
-        'model.decode_head.in_channels=[32,48,64,64]',
-        'model.decode_head.channels=16', 'model.auxiliary_head.in_channels=64',
-        'model.auxiliary_head.channels=8'
-    ],
-    FCN: [
-        'model.backbone.arch=nano', 'model.backbone.init_cfg=None',
-        'model.decode_head.in_channels=64', 'model.decode_head.channels=16',
-        'model.auxiliary_head.in_channels=48',
-        'model.auxiliary_head.channels=8'
-    ],
-}
 SCHEDULE = ['train_cfg.max_iters=3', 'train_cfg.val_interval=3',
             'default_hooks.logger.interval=1']
 
@@ -38,18 +22,20 @@ def msrs(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
+@pytest.mark.e2e
 @pytest.mark.parametrize('config', [UPERNET, FCN], ids=['upernet', 'fcn'])
 def test_mim_train_and_test(config, msrs, tmp_path):
     data = loader_options('train_dataloader', 'val_dataloader',
                           'test_dataloader', data_root=msrs)
     work = str(tmp_path / 'work')
     out = run(['mim', 'train', 'mmseg', config, '--work-dir', work,
-               '--cfg-options', *NANO[config], *SCHEDULE, *data])
+               '--cfg-options', *tiny_arch_cli(config), *SCHEDULE, *data])
     assert 'mIoU' in out and 'Saving checkpoint at 3 iterations' in out
     show = str(tmp_path / 'show')
     out = run(['mim', 'test', 'mmseg', config, '--checkpoint',
                osp.join(work, 'iter_3.pth'), '--work-dir', work,
-               '--show-dir', show, '--cfg-options', *NANO[config], *data,
+               '--show-dir', show, '--cfg-options', *tiny_arch_cli(config), *data,
                'default_hooks.visualization.interval=1'])
     for name in ('person', 'car', 'bump', 'aAcc', 'mIoU', 'mAcc'):
         assert name in out
@@ -57,6 +43,8 @@ def test_mim_train_and_test(config, msrs, tmp_path):
     assert len(pictures) == 2, pictures
 
 
+@pytest.mark.slow
+@pytest.mark.e2e
 def test_benchmark_and_get_flops(tmp_path):
     small = str(tmp_path / 'msrs_small')
     write_msrs_like(small, num_train=1, num_test=2, size=(96, 128))
@@ -85,5 +73,5 @@ test_dataloader = dict(num_workers=0, persistent_workers=False, dataset=dict(
     # mmseg 1.2.2's get_flops.py fails on every config with mmengine 0.10;
     # tools/analysis_tools/get_flops.py counts the same forward.
     out = run([sys.executable, 'tools/analysis_tools/get_flops.py', UPERNET,
-               '--shape', '480', '640', '--cfg-options', *NANO[UPERNET]])
+               '--shape', '480', '640', '--cfg-options', *tiny_arch_cli(UPERNET)])
     assert 'Flops:' in out and 'Params:' in out

@@ -21,9 +21,10 @@ from mmengine.registry import init_default_scope
 import infmae_mm  # noqa: F401
 import infmae_mm.datasets.image_folder  # noqa: F401
 from infmae_mm.datasets.image_decoding import ImageDecodeError
-from infmae_mm.datasets.synthetic import write_msrs_like, write_pretrain_folder
 from infmae_mm.datasets.transforms.loading import (LoadThermalImage,
                                                    ThermalNormalize)
+from infmae_mm.testing import (tiny_arch_cli, write_msrs_like,
+                               write_pretrain_folder)
 from tests.host_tools import REPO, run
 
 PRETRAIN = osp.join(REPO, 'configs/pretrain')
@@ -35,10 +36,6 @@ DEMO = osp.join(PRETRAIN, 'infmae_vit-tiny-p16_1xb16-coslr-100e_ir-sample.py')
 SEG = osp.join(REPO, 'configs/seg')
 MSRS = osp.join(SEG, 'upernet_infmae-base_1xb2-24k_msrs-inf-480x640.py')
 MSRS16 = osp.join(SEG, 'upernet_infmae-base_1xb2-24k_msrs-inf16bit-480x640.py')
-NANO = [
-    'model.backbone.arch=nano', 'model.neck.embed_dim=64',
-    'model.neck.decoder_embed_dim=32', 'model.neck.decoder_num_heads=2'
-]
 SKIPPED = 'Skipped unreadable image'
 
 
@@ -143,7 +140,7 @@ def test_percentile_against_numpy():
         255).astype(np.uint8)
     np.testing.assert_array_equal(out, expected)
     # The same rule as data curation's 256-level gray images.
-    from infmae_mm.datasets.curation import gray_levels
+    from infmae_mm.curation import gray_levels
     np.testing.assert_array_equal(
         ThermalNormalize(mode='percentile').normalize(img), gray_levels(img))
     # A flat image does not divide by zero.
@@ -379,9 +376,46 @@ def test_16bit_segmentation_config(tmp_path):
             assert inputs.shape == (3, 480, 640)
 
 
+TASK_DATASET_BASES = {
+    'pretrain': 'configs/pretrain/_base_/datasets/inf30_bs64_infmae.py',
+    'seg': 'configs/seg/_base_/datasets/msrs_inf.py',
+    'det': 'configs/det/_base_/datasets/m3fd_inf.py',
+    'irstd': 'configs/irstd/_base_/datasets/irstd1k.py',
+}
+
+
+def _loaders(cfg: Config) -> Iterator[dict]:
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        if key in cfg:
+            yield cfg[key].dataset.pipeline[0]
+
+
+@pytest.mark.parametrize('task', sorted(TASK_DATASET_BASES))
+def test_every_task_reads_16bit_input_the_same_way(tmp_path, task):
+    # One loader for every task, so a 16-bit image gives the same uint8
+    # image in pre-training, segmentation, detection and IRSTD.
+    cfg = Config.fromfile(osp.join(REPO, TASK_DATASET_BASES[task]))
+    rng = np.random.default_rng(7)
+    raw = (rng.integers(0, 300, (40, 56)) * 20 + 6000).astype(np.uint16)
+    path = str(tmp_path / 'sixteen.png')
+    assert cv2.imwrite(path, raw)
+    expected = ThermalNormalize(mode='percentile').normalize(raw)
+    loaders = list(_loaders(cfg))
+    assert loaders, task
+    for step in loaders:
+        assert step.type == 'LoadThermalImage', (task, step)
+        options = {k: v for k, v in step.items() if k != 'type'}
+        img = LoadThermalImage(**options)(dict(img_path=path))['img']
+        assert img.shape == (40, 56, 3) and img.dtype == np.uint8
+        for channel in range(3):
+            np.testing.assert_array_equal(img[..., channel], expected)
+
+
 # --------------------------------------------------------------------------
 # A real pre-training run on a folder with bad files
 # --------------------------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.e2e
 def test_mim_train_survives_bad_files(tmp_path):
     if not osp.isfile(osp.join(osp.dirname(sys.executable), 'mim')):
         pytest.skip('openmim is not installed')
@@ -390,7 +424,7 @@ def test_mim_train_survives_bad_files(tmp_path):
     bad = add_bad_files(data)
     out = run([
         'mim', 'train', 'mmpretrain', DEMO, '--work-dir', work,
-        '--cfg-options', *NANO, 'train_cfg.max_epochs=1',
+        '--cfg-options', *tiny_arch_cli(DEMO), 'train_cfg.max_epochs=1',
         'train_dataloader.num_workers=0',
         'train_dataloader.persistent_workers=False',
         'train_dataloader.batch_size=4',

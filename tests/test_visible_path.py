@@ -40,8 +40,10 @@ def test_outputs_loss_and_gradients_equal_dense(size, stride):
         loss = model.loss(data['inputs'], data['data_samples'])['loss']
         model.zero_grad()
         loss.backward()
-        grads = {n: p.grad.clone() for n, p in model.named_parameters()
-                 if p.grad is not None}
+        grads = {
+            n: p.grad.clone()
+            for n, p in model.named_parameters() if p.grad is not None
+        }
         outs.append((latent, loss, grads))
     (l_fast, loss_fast, g_fast), (l_dense, loss_dense, g_dense) = outs
     torch.testing.assert_close(l_fast, l_dense, rtol=0, atol=1e-5)
@@ -58,8 +60,9 @@ def test_prediction_equal_dense_with_drop_path_off_and_eval():
     iam = select_tokens(torch.rand(2, 24), 4)
     with torch.no_grad():
         preds = [
-            m.neck(m.backbone(x, iam, m.stage_fusion)[0], iam.ids_restore,
-                   (4, 6)) for m in (fast.eval(), dense.eval())
+            m.neck(
+                m.backbone(x, iam, m.stage_fusion)[0], iam.ids_restore, (4, 6))
+            for m in (fast.eval(), dense.eval())
         ]
     torch.testing.assert_close(preds[0], preds[1], rtol=0, atol=1e-5)
 
@@ -68,3 +71,28 @@ def test_invalid_mode_raises():
     from infmae_mm.models import InfMAEViT
     with pytest.raises(ValueError, match='masked_conv'):
         InfMAEViT(arch='nano', masked_conv='sparse')
+
+
+def test_stage_fusion_equals_strided_conv_then_gather():
+    """The fusion's one call on visible blocks equals the official order of
+    operations: strided convolution over the whole map, then a gather of the
+    visible tokens."""
+    from infmae_mm.models import InfMAEStageFusion
+    from infmae_mm.models.backbones.visible_conv_stages import map_to_blocks
+    torch.manual_seed(0)
+    fusion = InfMAEStageFusion((8, 12), 16)
+    f1, f2 = torch.randn(2, 8, 16, 24), torch.randn(2, 12, 8, 12)
+    iam = select_tokens(torch.rand(2, 24), 4)
+    fused = fusion((map_to_blocks(f1, iam.ids_keep,
+                                  4), map_to_blocks(f2, iam.ids_keep, 2)))
+    expected = 0
+    for feat, proj in zip((f1, f2), fusion.projections):
+        tokens = torch.nn.functional.conv2d(
+            feat, proj.weight, proj.bias, stride=proj.stride)
+        tokens = tokens.flatten(2).transpose(1, 2)  # (B, 24, 16)
+        expected = expected + torch.stack(
+            [tokens[b, iam.ids_keep[b]] for b in range(2)])
+    torch.testing.assert_close(fused, expected, rtol=0, atol=1e-5)
+    with pytest.raises(ValueError, match='16 positions per visible token'):
+        InfMAEStageFusion((12, 12),
+                          16)((map_to_blocks(f2, iam.ids_keep, 2), ) * 2)

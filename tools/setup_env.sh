@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Create (or complete) the project's virtual environment with the reference stack of
-# requirements/reference.txt. Idempotent: each step is skipped when already satisfied,
-# so `make demo` / `make test` call it every time at almost no cost.
+# requirements/reference.txt and the lint tools of requirements/lint.txt (`make lint`).
+# Idempotent: each step is skipped when already satisfied, so `make demo` / `make test`
+# call it every time at almost no cost.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 PY=${PYTHON:-python3}
 REQ=requirements/reference.txt
+LINT=requirements/lint.txt
 stamp="$VENV/.infmae_mm_env_ok"
-if [ -f "$stamp" ] && cmp -s "$REQ" "$stamp"; then exit 0; fi
+# The stamp holds both requirement files: editing either re-runs the set-up.
+if [ -f "$stamp" ] && cat "$REQ" "$LINT" | cmp -s - "$stamp"; then exit 0; fi
 
 log() { printf '[setup_env] %s\n' "$*"; }
 [ -x "$VENV/bin/python" ] || { log "creating $VENV"; "$PY" -m venv "$VENV"; }
@@ -26,7 +29,9 @@ if ! "$VENV/bin/python" -c "import mmcv.ops" 2>/dev/null; then
 fi
 log "OpenMMLab hosts and the rest of the reference stack"
 pip install -q -r "$REQ"
+log "lint tools (requirements/lint.txt)"
+pip install -q -c "$REQ" -r "$LINT"
 log "infmae_mm (editable)"
 pip install -q --no-build-isolation --no-deps -e .
 "$VENV/bin/python" -c "import torch, mmcv.ops, mmpretrain, mmseg, mmdet, infmae_mm; print('[setup_env] ok: torch', torch.__version__, 'mmcv', mmcv.__version__)"
-cp "$REQ" "$stamp"
+cat "$REQ" "$LINT" > "$stamp"

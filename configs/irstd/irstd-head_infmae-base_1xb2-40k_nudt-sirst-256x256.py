@@ -11,7 +11,7 @@ _base_ = './irstd-head_infmae-base_1xb2-40k_irstd1k-512x512.py'
 data_root = 'data/NUDT-SIRST/'
 crop_size = (256, 256)
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadThermalImage'),
     dict(type='LoadAnnotations'),
     dict(
         type='RandomResize',

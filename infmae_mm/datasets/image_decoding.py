@@ -1,25 +1,36 @@
 """Decoding image files of any bit depth, and stretching them to 8 bits.
 
 Shared by the data pipeline (:mod:`infmae_mm.datasets.transforms.loading`)
-and meant to be shared by pre-training data curation
-(:mod:`infmae_mm.datasets.curation`), so that "unreadable" means the same
-thing when a set is curated and when it is trained on.
+and pre-training data curation (:mod:`infmae_mm.curation`), so that
+"unreadable" means the same thing when a set is curated and when it is
+trained on.
 
-Only numpy and OpenCV are imported.
+Camera formats: everything OpenCV decodes (8/16-bit PNG, TIFF incl. float,
+PGM, JPEG, BMP) as stored, and FLIR radiometric JPEGs (R-JPEG: a JPEG with
+the raw thermal frame in FLIR APP1 segments) as temperature maps in degrees
+Celsius through the optional `flyr <https://pypi.org/project/flyr/>`_
+library (``pip install flyr``; EUPL-1.2), which applies the camera's Planck
+and atmosphere constants stored in the file.
+
+Only numpy and OpenCV are imported (flyr when an R-JPEG is met).
 """
+import io
 from typing import Optional
 
 import cv2
 import numpy as np
 
 __all__ = [
-    'ImageDecodeError', 'truncation_problem', 'decode_image',
-    'stretch_to_uint8'
+    'ImageDecodeError', 'RadiometricReaderMissing', 'truncation_problem',
+    'decode_image', 'is_flir_radiometric', 'read_flir_celsius',
+    'decode_thermal', 'stretch_to_uint8'
 ]
 
 # JPEG decoders fill a truncated file with gray without failing, so a JPEG
 # must end with its end-of-image marker (after optional padding).
 _JPEG_SOI, _JPEG_EOI = b'\xff\xd8', b'\xff\xd9'
+# FLIR stores the radiometric frame in APP1 segments starting with this.
+_FLIR_APP1 = b'FLIR\x00'
 
 
 class ImageDecodeError(ValueError):
@@ -90,6 +101,95 @@ def decode_image(data: bytes) -> np.ndarray:
     if img is None or img.size == 0:
         raise ImageDecodeError('cannot decode as an image')
     return img
+
+
+class RadiometricReaderMissing(ImportError):
+    """A FLIR radiometric JPEG was met and ``flyr`` is not installed."""
+
+
+def is_flir_radiometric(data: bytes) -> bool:
+    """Whether the bytes are a JPEG with FLIR radiometric APP1 segments.
+
+    Only the JPEG header segments (up to the start of scan) are read.
+
+    Args:
+        data (bytes): The file contents.
+
+    Returns:
+        bool: True for a FLIR R-JPEG.
+    """
+    if not data.startswith(_JPEG_SOI):
+        return False
+    pos = 2
+    while pos + 4 <= len(data) and data[pos] == 0xFF:
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker == 0xDA:  # start of scan: no more header segments
+            return False
+        length = int.from_bytes(data[pos + 2:pos + 4], 'big')
+        if marker == 0xE1 and data[pos + 4:pos + 4 + len(_FLIR_APP1)] == \
+                _FLIR_APP1:
+            return True
+        pos += 2 + length
+    return False
+
+
+def read_flir_celsius(data: bytes) -> np.ndarray:
+    """The temperature map of a FLIR radiometric JPEG, with ``flyr``.
+
+    Args:
+        data (bytes): The file contents (see :func:`is_flir_radiometric`).
+
+    Returns:
+        np.ndarray: float32 ``(H, W)`` temperatures in degrees Celsius, as
+        ``flyr.unpack(...).celsius`` computes them from the raw counts and
+        the camera's calibration stored in the file.
+
+    Raises:
+        RadiometricReaderMissing: When ``flyr`` is not installed.
+        ImageDecodeError: When the FLIR segments cannot be parsed.
+    """
+    try:
+        import flyr
+    except ImportError:
+        raise RadiometricReaderMissing(
+            'This is a FLIR radiometric JPEG (R-JPEG); reading its '
+            'temperatures needs the flyr package: pip install flyr. To read '
+            'the JPEG picture instead, set radiometric=False on '
+            'LoadThermalImage.') from None
+    try:
+        celsius = flyr.unpack(io.BytesIO(data)).celsius
+    except Exception as e:  # flyr raises many kinds on damaged files
+        raise ImageDecodeError(
+            f'cannot read the FLIR radiometric data ({type(e).__name__}: '
+            f'{e})') from None
+    return np.ascontiguousarray(celsius, dtype=np.float32)
+
+
+def decode_thermal(data: bytes, radiometric: bool = True) -> np.ndarray:
+    """Decode an infrared image: temperatures for R-JPEGs, else as stored.
+
+    Args:
+        data (bytes): The file contents.
+        radiometric (bool): Read FLIR radiometric JPEGs as temperature maps
+            (:func:`read_flir_celsius`); False decodes their JPEG picture.
+
+    Returns:
+        np.ndarray: float32 ``(H, W)`` degrees Celsius for an R-JPEG,
+        otherwise what :func:`decode_image` returns.
+
+    Raises:
+        ImageDecodeError: See :func:`decode_image`.
+        RadiometricReaderMissing: An R-JPEG without ``flyr``.
+    """
+    if radiometric and is_flir_radiometric(data):
+        problem = truncation_problem(data)
+        if problem:
+            raise ImageDecodeError(problem)
+        return read_flir_celsius(data)
+    return decode_image(data)
 
 
 def stretch_to_uint8(img: np.ndarray, low: float, high: float) -> np.ndarray:

@@ -8,8 +8,8 @@ from mmengine.logging import print_log
 from mmpretrain.datasets import CustomDataset
 from torch.utils.data import get_worker_info
 
-from infmae_mm.datasets.curation import IMAGE_SUFFIXES
 from infmae_mm.datasets.image_decoding import ImageDecodeError
+from infmae_mm.datasets.metainfo import IMAGE_SUFFIXES
 from infmae_mm.registry import register_in_hosts
 
 

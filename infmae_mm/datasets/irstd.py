@@ -9,6 +9,7 @@ import numpy as np
 from mmseg.datasets import BaseSegDataset
 
 from infmae_mm.registry import register_in_hosts
+from .metainfo import IRSTD_CLASSES, IRSTD_PALETTE
 
 
 @register_in_hosts('DATASETS', hosts=('mmseg', ))
@@ -61,8 +62,7 @@ class IRSTD1kDataset(BaseSegDataset):
             background (0) and target (255) into 255.
     """
     METAINFO = dict(
-        classes=('background', 'target'),
-        palette=[[0, 0, 0], [255, 64, 64]])
+        classes=IRSTD_CLASSES, palette=[list(c) for c in IRSTD_PALETTE])
 
     def __init__(self,
                  ann_file: str = '',

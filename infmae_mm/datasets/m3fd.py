@@ -4,7 +4,7 @@ from typing import Optional
 from mmdet.datasets import CocoDataset
 
 from infmae_mm.registry import register_in_hosts
-from .m3fd_conversion import M3FD_CLASSES
+from .metainfo import M3FD_CLASSES, M3FD_PALETTE
 
 
 @register_in_hosts('DATASETS', hosts=('mmdet', ))
@@ -31,10 +31,7 @@ class M3FDInfDataset(CocoDataset):
         **kwargs: Passed to :class:`mmdet.datasets.CocoDataset`.
     """
     METAINFO = dict(
-        classes=M3FD_CLASSES,
-        # RGB, one clearly different hue per class.
-        palette=[(220, 20, 60), (0, 0, 230), (255, 165, 0), (0, 170, 0),
-                 (250, 250, 0), (148, 0, 211)])
+        classes=M3FD_CLASSES, palette=[list(c) for c in M3FD_PALETTE])
 
     def __init__(self,
                  *args,

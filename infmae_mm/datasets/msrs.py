@@ -5,6 +5,7 @@ from typing import List
 from mmseg.datasets import BaseSegDataset
 
 from infmae_mm.registry import register_in_hosts
+from .metainfo import MSRS_CLASSES, MSRS_PALETTE
 
 
 @register_in_hosts('DATASETS', hosts=('mmseg', ))
@@ -32,11 +33,7 @@ class MSRSInfDataset(BaseSegDataset):
             seg_map_path='train/Segmentation_labels')``, ``pipeline`` ...).
     """
     METAINFO = dict(
-        classes=('unlabelled', 'car', 'person', 'bike', 'curve', 'car_stop',
-                 'guardrail', 'color_cone', 'bump'),
-        palette=[[0, 0, 0], [64, 0, 128], [64, 64, 0], [0, 128, 192],
-                 [0, 0, 192], [128, 128, 0], [64, 64, 128], [192, 128, 128],
-                 [192, 64, 0]])
+        classes=MSRS_CLASSES, palette=[list(c) for c in MSRS_PALETTE])
 
     def __init__(self,
                  img_suffix: str = '.png',

@@ -10,14 +10,17 @@ Two paths, one allow-list:
   default), so that the host engines' loaders (mmengine's ``resume`` and
   ``load_from``) read mmengine checkpoints without turning the safety off.
 """
-import _compat_pickle
 import collections
+import errno
 import io
+import os
 import pickle
 import re
 import types
+import zipfile
 from typing import Any, Dict, List, Optional, Tuple
 
+import _compat_pickle
 import torch
 import torch.nn as nn
 
@@ -37,14 +40,17 @@ _ALLOWED_GLOBALS: Dict[Tuple[str, str], Any] = {
 
 
 def _numpy_globals() -> Dict[Tuple[str, str], Any]:
-    """numpy arrays, dtypes and scalars (mmengine's message hub holds them)."""
+    """Numpy arrays, dtypes and scalars (mmengine's message hub holds them)."""
     import numpy as np
     from numpy.core import multiarray
     entries = {
-        ('numpy', 'ndarray'): np.ndarray,
-        ('numpy', 'dtype'): np.dtype,
+        ('numpy', 'ndarray'):
+        np.ndarray,
+        ('numpy', 'dtype'):
+        np.dtype,
         # numpy pickles raw bytes as latin-1 text re-encoded on load.
-        ('_codecs', 'encode'): _encode_latin1,
+        ('_codecs', 'encode'):
+        _encode_latin1,
     }
     # numpy 2 names the module numpy._core; accept files from either major.
     for module in ('numpy.core.multiarray', 'numpy._core.multiarray'):
@@ -54,8 +60,8 @@ def _numpy_globals() -> Dict[Tuple[str, str], Any]:
 
 
 def _numpy_dtype_classes() -> Tuple[type, ...]:
-    """The classes of numpy's numeric dtypes (``numpy.dtypes.Float64DType``
-    and so on in numpy >= 1.25, ``numpy.dtype`` itself before).
+    """The classes of numpy's numeric dtypes (``numpy.dtypes.Float64DType`` and
+    so on in numpy >= 1.25, ``numpy.dtype`` itself before).
 
     A pickled dtype is rebuilt by calling ``numpy.dtype`` and then restored
     in place; torch's ``weights_only`` unpickler allows that restore only on
@@ -83,8 +89,9 @@ def _history_buffer_getattr(obj: Any, name: str) -> Any:
     passes.
     """
     from mmengine.logging import HistoryBuffer
-    statistics = {'min', 'max', 'current', 'mean',
-                  *HistoryBuffer._statistics_methods}
+    statistics = {
+        'min', 'max', 'current', 'mean', *HistoryBuffer._statistics_methods
+    }
     if (obj is HistoryBuffer or isinstance(obj, HistoryBuffer)) and \
             name in statistics:
         return getattr(obj, name)
@@ -129,8 +136,8 @@ class RestrictedUnpickler(pickle.Unpickler):
             return mmengine_globals[key]
         if key == ('argparse', 'Namespace'):
             return CheckpointNamespace
-        if module == 'torch' and isinstance(getattr(torch, name, None),
-                                            torch.dtype):
+        if module == 'torch' and isinstance(
+                getattr(torch, name, None), torch.dtype):
             return getattr(torch, name)
         raise pickle.UnpicklingError(
             f'Refusing to load the global {module}.{name} from a checkpoint: '
@@ -148,8 +155,104 @@ def _restricted_pickle_module(
     module = types.ModuleType('infmae_restricted_pickle')
     module.Unpickler = unpickler  # type: ignore[attr-defined]
     module.load = lambda f, **kw: unpickler(f, **kw).load()  # type: ignore
-    module.loads = lambda b, **kw: unpickler(io.BytesIO(b), **kw).load()  # type: ignore  # noqa: E501
+    module.loads = lambda b, **kw: unpickler(io.BytesIO(b), **kw).load(
+    )  # type: ignore  # noqa: E501
     return module
+
+
+#: First bytes of torch's zip checkpoints (a zip local file header).
+_ZIP_MAGIC = b'PK\x03\x04'
+#: torch's legacy format (torch < 1.6, ``_use_new_zipfile_serialization=
+#: False``) is a pickle: PROTO opcode, then protocol 2 to 5.
+_PICKLE_PROTO = b'\x80'
+
+#: torch's messages for a damaged file (wrapped into CheckpointFileError);
+#: other RuntimeErrors of ``torch.load`` (e.g. a CUDA ``map_location`` on a
+#: machine without CUDA) pass unchanged.
+_DAMAGED_FILE_MESSAGES = re.compile(
+    r'PytorchStreamReader|zip archive|central directory|EOF|unexpected end|'
+    r'storage has wrong|file_size|magic number')
+
+
+class CheckpointFileError(RuntimeError):
+    """A checkpoint file that torch cannot read: empty, truncated, or not a
+    torch checkpoint. The message names the file and the problem.
+
+    A RuntimeError, as torch's own message for these files is.
+    """
+
+
+def _describe_start(head: bytes) -> str:
+    """What the first bytes of a file that is not a torch checkpoint look like
+    (a failed download's HTML page, a safetensors or numpy file)."""
+    text = head.lstrip().lower()
+    if text.startswith((b'<!doctype', b'<html', b'<?xml')):
+        return 'an HTML/XML page (a failed download?)'
+    if head.startswith(b'\x93NUMPY'):
+        return 'a numpy .npy file'
+    if len(head) >= 9 and head[8:9] == b'{' and \
+            int.from_bytes(head[:8], 'little') < 1 << 30:
+        return 'a safetensors file (load it with safetensors.torch)'
+    if text.startswith((b'{', b'[')):
+        return 'JSON text'
+    return f'bytes {head[:8]!r}'
+
+
+def check_checkpoint_file(path: str) -> None:
+    """Raise :class:`CheckpointFileError` when ``path`` cannot be a readable
+    torch checkpoint, before torch reports it without naming the file.
+
+    Detects an empty file, a zip checkpoint whose end (the zip's central
+    directory) is missing, as an interrupted save or download leaves it, a
+    zip archive that is not a checkpoint, and a file in neither of torch's
+    formats. A missing path raises ``FileNotFoundError`` (naming it) as
+    ``open`` does.
+
+    Args:
+        path (str): The checkpoint file.
+
+    Raises:
+        CheckpointFileError: Naming ``path``, its size and what is wrong.
+        FileNotFoundError: If ``path`` does not exist.
+        IsADirectoryError: If ``path`` is a directory.
+    """
+    if not os.path.exists(path):
+        raise FileNotFoundError(errno.ENOENT, 'No checkpoint file', path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, 'A checkpoint is a file, not a '
+                                'directory', path)
+    size = os.path.getsize(path)
+    if size == 0:
+        raise CheckpointFileError(
+            f'Checkpoint {path} is empty (0 bytes): the save or download '
+            f'that wrote it was interrupted. Use an earlier checkpoint or '
+            f'download it again.')
+    with open(path, 'rb') as f:
+        head = f.read(16)
+    if head.startswith(_ZIP_MAGIC):
+        if not zipfile.is_zipfile(path):
+            raise CheckpointFileError(
+                f'Checkpoint {path} is truncated or damaged ({size} bytes): '
+                f'it starts as a torch zip checkpoint but its end, the zip '
+                f'directory, is missing or unreadable, as an interrupted save '
+                f'or download leaves it. Use an earlier checkpoint or '
+                f'download it again.')
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+        if not any(n.endswith('/data.pkl') for n in names):
+            raise CheckpointFileError(
+                f'Checkpoint {path} ({size} bytes) is a zip archive but not a '
+                f'torch checkpoint: it has no <name>/data.pkl (it holds '
+                f'{names[:5]}{" ..." if len(names) > 5 else ""}).')
+        return
+    legacy = len(head) >= 2 and head[:1] == _PICKLE_PROTO and \
+        2 <= head[1] <= 5
+    if not legacy:
+        raise CheckpointFileError(
+            f'Checkpoint {path} ({size} bytes) is not a torch checkpoint: '
+            f'it starts with {_describe_start(head)}, not a zip archive '
+            f'({_ZIP_MAGIC!r}, torch.save) or a pickle (torch\'s legacy '
+            f'format).')
 
 
 def safe_load_checkpoint(
@@ -176,17 +279,39 @@ def safe_load_checkpoint(
     Raises:
         pickle.UnpicklingError: If the file references a global that is not
             allowed (the message names it).
+        CheckpointFileError: If the file is empty, truncated or not a torch
+            checkpoint (the message names the file and the problem).
+        FileNotFoundError: If ``path`` does not exist.
     """
-    return torch.load(
-        path,
-        map_location=map_location,
-        pickle_module=_restricted_pickle_module(extra_globals),
-        weights_only=False)
+    is_path = isinstance(path, (str, os.PathLike))
+    if is_path:
+        check_checkpoint_file(os.fspath(path))
+    try:
+        return torch.load(
+            path,
+            map_location=map_location,
+            pickle_module=_restricted_pickle_module(extra_globals),
+            weights_only=False)
+    except pickle.UnpicklingError as err:
+        if str(err).startswith('Refusing') or not is_path:
+            raise
+        raise CheckpointFileError(
+            f'Checkpoint {path} could not be unpickled ({err}): it is '
+            f'damaged or not a torch checkpoint.') from err
+    except (RuntimeError, EOFError, zipfile.BadZipFile) as err:
+        if not is_path or (isinstance(err, RuntimeError)
+                           and not _DAMAGED_FILE_MESSAGES.search(str(err))):
+            raise
+        raise CheckpointFileError(
+            f'Checkpoint {path} ({os.path.getsize(path)} bytes) could not be '
+            f'read: {type(err).__name__}: {err}. The file is damaged or '
+            f'truncated (an interrupted save or download); use an earlier '
+            f'checkpoint or download it again.') from err
 
 
-def extract_state_dict(checkpoint: Any,
-                       keys: Tuple[str, ...] = ('state_dict', 'model',
-                                                'module')) -> Dict[str, Any]:
+def extract_state_dict(
+    checkpoint: Any, keys: Tuple[str, ...] = ('state_dict', 'model', 'module')
+) -> Dict[str, Any]:
     """Return the state dict inside a loaded checkpoint.
 
     Accepts a bare state dict or a dict holding one under one of ``keys``
@@ -296,8 +421,7 @@ def load_checkpoint_to_model(model: nn.Module,
     return model.load_state_dict(state_dict, strict=strict)
 
 
-def describe_incompatible_keys(result: Any,
-                               limit: Optional[int] = 10) -> str:
+def describe_incompatible_keys(result: Any, limit: Optional[int] = 10) -> str:
     """A readable summary of a ``load_state_dict`` result.
 
     Args:

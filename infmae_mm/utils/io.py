@@ -9,7 +9,6 @@ Only the standard library, numpy and OpenCV are used so the module imports
 quickly.
 """
 from __future__ import annotations
-
 import contextlib
 import os
 import tempfile
@@ -83,14 +82,14 @@ def atomic_open(path: PathLike,
         raise FileExistsError(f'refusing to overwrite existing file: {dest}')
     directory = str(dest.parent) if str(dest.parent) else '.'
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{dest.name}.', suffix='.tmp',
-                               dir=directory)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f'.{dest.name}.', suffix='.tmp', dir=directory)
     try:
         if binary:
             f = os.fdopen(fd, 'wb')
         else:
-            f = os.fdopen(fd, 'w', encoding=encoding or 'utf-8',
-                          newline=newline)
+            f = os.fdopen(
+                fd, 'w', encoding=encoding or 'utf-8', newline=newline)
     except BaseException:
         os.close(fd)
         with contextlib.suppress(OSError):

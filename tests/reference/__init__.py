@@ -1,1 +1,2 @@
-"""Independent test oracle: a plain-PyTorch re-implementation of the official InfMAE model."""
+"""Independent test oracle: a plain-PyTorch re-implementation of the official
+InfMAE model."""

@@ -1,19 +1,21 @@
-"""Test oracle: the official InfMAE pre-training model, re-implemented in plain PyTorch.
+"""Test oracle: the official InfMAE pre-training model, re-implemented in plain
+PyTorch.
 
 This is an INDEPENDENT re-implementation written only from the specification in
-``docs/infmae_reference.md`` (sections 1, 2 and 4.2) and the InfMAE paper. No code was
-copied from the official repository (which is licensed for non-commercial research only).
-It is used only by the tests, as a reference to compare ``infmae_mm`` against:
+``docs/infmae_reference.md`` (sections 1, 2 and 4.2) and the InfMAE paper. No
+code was copied from the official repository (which is licensed for
+non-commercial research only). It is used only by the tests, as a reference to
+compare ``infmae_mm`` against:
 
-* its ``state_dict()`` has exactly the key names and shapes of the official checkpoint
-  (243 tensors, 96,717,696 elements with the default arguments);
-* the information-aware masking (IAM), the multi-scale encoder, the "sorted buffer"
-  decoder placement and the loss follow the official computation.
+* its ``state_dict()`` has exactly the key names and shapes of the official
+  checkpoint (243 tensors, 96,717,696 elements with the default arguments);
+* the information-aware masking (IAM), the multi-scale encoder, the "sorted
+  buffer" decoder placement and the loss follow the official computation.
 
-Differences from the official code, all of which leave the computation unchanged:
-it runs on CPU (no ``.cuda()``), any square input whose side is a multiple of 16 is
-accepted (grid sizes are derived from the input), and the decoder placement works for any
-number of tokens divisible by the stride.
+Differences from the official code, all of which leave the computation
+unchanged: it runs on CPU (no ``.cuda()``), any square input whose side is a
+multiple of 16 is accepted (grid sizes are derived from the input), and the
+decoder placement works for any number of tokens divisible by the stride.
 
 Depends on torch and numpy only.
 """
@@ -32,7 +34,8 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------------------
-# Fixed 2-D sin-cos position embedding (MAE's get_2d_sincos_pos_embed, no cls token)
+# Fixed 2-D sin-cos position embedding (MAE's get_2d_sincos_pos_embed, no cls
+# token)
 # --------------------------------------------------------------------------------------
 def _sincos_1d(dim, pos):
     """1-D sin-cos embedding.
@@ -42,8 +45,8 @@ def _sincos_1d(dim, pos):
         pos (Tensor): Positions, any shape, float64.
 
     Returns:
-        Tensor: (pos.numel(), dim) = concat(sin(pos * omega), cos(pos * omega)) with
-        omega_k = 1 / 10000 ** (k / (dim / 2)), k = 0 .. dim/2 - 1.
+        Tensor: (pos.numel(), dim) = concat(sin(pos * omega), cos(pos * omega))
+        with omega_k = 1 / 10000 ** (k / (dim / 2)), k = 0 .. dim/2 - 1.
     """
     omega = torch.arange(dim // 2, dtype=torch.float64) / (dim / 2.0)
     omega = 1.0 / 10000**omega
@@ -54,8 +57,9 @@ def _sincos_1d(dim, pos):
 def get_2d_sincos_pos_embed(dim, grid_size):
     """2-D sin-cos position embedding of a square grid.
 
-    Token t = row * grid_size + col. The first half of the channels encodes the column
-    (``grid[0]`` of an 'xy' meshgrid), the second half the row (``grid[1]``).
+    Token t = row * grid_size + col. The first half of the channels encodes the
+    column (``grid[0]`` of an 'xy' meshgrid), the second half the row
+    (``grid[1]``).
 
     Args:
         dim (int): Embedding channels, divisible by 4.
@@ -66,8 +70,11 @@ def get_2d_sincos_pos_embed(dim, grid_size):
     """
     assert dim % 4 == 0, 'sin-cos embedding needs dim divisible by 4'
     coords = torch.arange(grid_size, dtype=torch.float64)
-    row, col = torch.meshgrid(coords, coords, indexing='ij')  # row[i, j] = i, col[i, j] = j
-    emb = torch.cat([_sincos_1d(dim // 2, col), _sincos_1d(dim // 2, row)], dim=1)
+    row, col = torch.meshgrid(
+        coords, coords, indexing='ij')  # row[i, j] = i, col[i, j] = j
+    emb = torch.cat([_sincos_1d(dim // 2, col),
+                     _sincos_1d(dim // 2, row)],
+                    dim=1)
     return emb.float()
 
 
@@ -75,7 +82,8 @@ def get_2d_sincos_pos_embed(dim, grid_size):
 # Building blocks
 # --------------------------------------------------------------------------------------
 def _ln_channels_last(norm, x):
-    """Apply a LayerNorm over the channels of an NCHW tensor (done channels-last)."""
+    """Apply a LayerNorm over the channels of an NCHW tensor (done channels-
+    last)."""
     return norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
 
 
@@ -93,7 +101,8 @@ class PatchEmbed(nn.Module):
 
     def __init__(self, patch_size, in_chans, embed_dim):
         super().__init__()
-        self.proj = nn.Conv2d(in_chans, embed_dim, patch_size, stride=patch_size)
+        self.proj = nn.Conv2d(
+            in_chans, embed_dim, patch_size, stride=patch_size)
         self.norm = nn.LayerNorm(embed_dim)  # plain LayerNorm: eps 1e-5
         self.act = nn.GELU()
 
@@ -102,7 +111,8 @@ class PatchEmbed(nn.Module):
 
 
 class PatchEmbedF(nn.Module):
-    """IAM scorer stem: Conv(in_chans -> dim, k = s = patch), no norm, no activation.
+    """IAM scorer stem: Conv(in_chans -> dim, k = s = patch), no norm, no
+    activation.
 
     Shapes:
         (B, in_chans, H, W) -> (B, (H / patch) * (W / patch), dim).
@@ -110,14 +120,16 @@ class PatchEmbedF(nn.Module):
 
     def __init__(self, patch_size, in_chans, embed_dim):
         super().__init__()
-        self.proj = nn.Conv2d(in_chans, embed_dim, patch_size, stride=patch_size)
+        self.proj = nn.Conv2d(
+            in_chans, embed_dim, patch_size, stride=patch_size)
 
     def forward(self, x):
         return self.proj(x).flatten(2).transpose(1, 2)
 
 
 class CMlp(nn.Module):
-    """1x1 conv (dim -> hidden) -> GELU -> 1x1 conv (hidden -> dim), on NCHW maps."""
+    """1x1 conv (dim -> hidden) -> GELU -> 1x1 conv (hidden -> dim), on NCHW
+    maps."""
 
     def __init__(self, dim, hidden):
         super().__init__()
@@ -132,8 +144,9 @@ class CMlp(nn.Module):
 class CBlock(nn.Module):
     """Masked convolutional block of stages 1 and 2.
 
-    ``x = x + conv2(attn(mask * conv1(norm1(x))))`` with ``attn`` a depthwise 5x5 conv,
-    then ``x = x + mlp(norm2(x))``. Norms are LayerNorm(eps 1e-5) over channels.
+    ``x = x + conv2(attn(mask * conv1(norm1(x))))`` with ``attn`` a depthwise
+    5x5 conv, then ``x = x + mlp(norm2(x))``. Norms are LayerNorm(eps 1e-5)
+    over channels.
 
     Args:
         dim (int): Channels.
@@ -162,7 +175,8 @@ class CBlock(nn.Module):
 
 
 class Attention(nn.Module):
-    """Multi-head self-attention with a biased ``qkv`` Linear and scale head_dim**-0.5."""
+    """Multi-head self-attention with a biased ``qkv`` Linear and scale
+    head_dim**-0.5."""
 
     def __init__(self, dim, num_heads):
         super().__init__()
@@ -219,12 +233,14 @@ class Block(nn.Module):
 class OfficialInfMAE(nn.Module):
     """The official InfMAE pre-training model (``infmae_vit_base_patch16``).
 
-    The defaults build the official model; its ``state_dict()`` has the 243 official keys.
-    Smaller arguments build a tiny variant with the same structure for fast tests.
+    The defaults build the official model; its ``state_dict()`` has the 243
+    official keys. Smaller arguments build a tiny variant with the same
+    structure for fast tests.
 
     Args:
-        img_size (int): Side of the square image the fixed pos embeds are built for.
-        patch_sizes (tuple[int]): Patch sizes of ``patch_embed1-3``; their product is the
+        img_size (int): Side of the square image the fixed pos embeds are built
+        for. patch_sizes (tuple[int]): Patch sizes of ``patch_embed1-3``; their
+        product is the
             token patch size P (16).
         embed_dims (tuple[int]): Channels of stages 1-3.
         depths (tuple[int]): Number of blocks of stages 1-3.
@@ -234,8 +250,9 @@ class OfficialInfMAE(nn.Module):
         decoder_depth (int): Number of decoder blocks (2 in the official code).
         decoder_num_heads (int): Decoder heads.
         in_chans (int): Image channels.
-        stride (int): IAM sampling stride S; one token of every S ranked tokens is visible.
-        norm_pix_loss (bool): Normalise each target patch by its mean and variance.
+        stride (int): IAM sampling stride S; one token of every S ranked tokens
+        is visible. norm_pix_loss (bool): Normalise each target patch by its
+        mean and variance.
     """
 
     def __init__(self,
@@ -273,34 +290,44 @@ class OfficialInfMAE(nn.Module):
         self.patch_embed4 = nn.Linear(c3, c3)
         self.stage1_output_decode = nn.Conv2d(c1, c3, p2 * p3, stride=p2 * p3)
         self.stage2_output_decode = nn.Conv2d(c2, c3, p3, stride=p3)
-        self.pos_embed = nn.Parameter(torch.zeros(1, num_patches, c3), requires_grad=False)
-        self.blocks1 = nn.ModuleList([CBlock(c1, mlp_ratio) for _ in range(depths[0])])
-        self.blocks2 = nn.ModuleList([CBlock(c2, mlp_ratio) for _ in range(depths[1])])
-        self.blocks3 = nn.ModuleList([Block(c3, num_heads, mlp_ratio) for _ in range(depths[2])])
+        self.pos_embed = nn.Parameter(
+            torch.zeros(1, num_patches, c3), requires_grad=False)
+        self.blocks1 = nn.ModuleList(
+            [CBlock(c1, mlp_ratio) for _ in range(depths[0])])
+        self.blocks2 = nn.ModuleList(
+            [CBlock(c2, mlp_ratio) for _ in range(depths[1])])
+        self.blocks3 = nn.ModuleList(
+            [Block(c3, num_heads, mlp_ratio) for _ in range(depths[2])])
         self.norm = nn.LayerNorm(c3, eps=1e-6)
 
         # Decoder.
         self.decoder_embed = nn.Linear(c3, decoder_embed_dim)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, decoder_embed_dim))
         self.decoder_pos_embed = nn.Parameter(
-            torch.zeros(1, num_patches, decoder_embed_dim), requires_grad=False)
+            torch.zeros(1, num_patches, decoder_embed_dim),
+            requires_grad=False)
         self.decoder_blocks = nn.ModuleList([
-            Block(decoder_embed_dim, decoder_num_heads, mlp_ratio) for _ in range(decoder_depth)
+            Block(decoder_embed_dim, decoder_num_heads, mlp_ratio)
+            for _ in range(decoder_depth)
         ])
         self.decoder_norm = nn.LayerNorm(decoder_embed_dim, eps=1e-6)
-        self.decoder_pred = nn.Linear(decoder_embed_dim, self.patch_size**2 * in_chans)
+        self.decoder_pred = nn.Linear(decoder_embed_dim,
+                                      self.patch_size**2 * in_chans)
 
         self.initialize_weights()
 
-    # ---------------------------------------------------------------- initialisation
+    # ----------------------------------------------------------------
+    # initialisation
     def initialize_weights(self):
-        """Official init: sin-cos pos embeds, xavier on ``patch_embed3.proj`` (flattened),
-        normal(0.02) ``mask_token``, xavier Linear / bias 0, LayerNorm 1 / 0; every other
-        conv keeps PyTorch's default init."""
+        """Official init: sin-cos pos embeds, xavier on ``patch_embed3.proj``
+        (flattened), normal(0.02) ``mask_token``, xavier Linear / bias 0,
+        LayerNorm 1 / 0; every other conv keeps PyTorch's default init."""
         self.pos_embed.data.copy_(
-            get_2d_sincos_pos_embed(self.pos_embed.shape[-1], self.grid_size)[None])
+            get_2d_sincos_pos_embed(self.pos_embed.shape[-1],
+                                    self.grid_size)[None])
         self.decoder_pos_embed.data.copy_(
-            get_2d_sincos_pos_embed(self.decoder_pos_embed.shape[-1], self.grid_size)[None])
+            get_2d_sincos_pos_embed(self.decoder_pos_embed.shape[-1],
+                                    self.grid_size)[None])
         w = self.patch_embed3.proj.weight.data
         nn.init.xavier_uniform_(w.view(w.shape[0], -1))
         nn.init.normal_(self.mask_token, std=0.02)
@@ -320,13 +347,15 @@ class OfficialInfMAE(nn.Module):
     def _grid(self, imgs):
         """Token grid side of a square input (side must be a multiple of P)."""
         H, W = imgs.shape[-2:]
-        assert H == W and H % self.patch_size == 0, \
-            f'need a square input with side a multiple of {self.patch_size}, got {H}x{W}'
+        assert H == W and H % self.patch_size == 0, (
+            f'need a square input with side a multiple of {self.patch_size}, '
+            f'got {H}x{W}')
         return H // self.patch_size
 
     @staticmethod
     def _pos(param, grid):
-        """Stored fixed pos embed if it fits the grid, else the same sin-cos for ``grid``."""
+        """Stored fixed pos embed if it fits the grid, else the same sin-cos
+        for ``grid``."""
         if param.shape[1] == grid * grid:
             return param
         return get_2d_sincos_pos_embed(param.shape[-1], grid)[None].to(param)
@@ -357,20 +386,22 @@ class OfficialInfMAE(nn.Module):
         x = torch.einsum('nhwpqc->nchpwq', x)
         return x.reshape(B, C, g * p, g * p)
 
-    # ---------------------------------------------------------------- IAM masking
+    # ---------------------------------------------------------------- IAM
+    # masking
     def information_aware_masking(self, imgs):
         """Deterministic information-aware masking (section 2 of the spec).
 
-        The score of a token is the mean over channels of ``patch_embed(imgs)``; tokens are
-        ranked by ascending score and ranks 0, S, 2S, ... are kept visible.
+        The score of a token is the mean over channels of
+        ``patch_embed(imgs)``; tokens are ranked by ascending score and ranks
+        0, S, 2S, ... are kept visible.
 
         Args:
             imgs (Tensor): Normalised images (B, C, H, W).
 
         Returns:
-            tuple: ``ids_keep`` (B, N / S) token ids of the visible tokens, in rank order;
-            ``mask`` (B, N) float, 1 = masked, raster order; ``ids_restore`` (B, N), the rank
-            of each token.
+            tuple: ``ids_keep`` (B, N / S) token ids of the visible tokens, in
+            rank order; ``mask`` (B, N) float, 1 = masked, raster order;
+            ``ids_restore`` (B, N), the rank of each token.
         """
         score = self.patch_embed(imgs).mean(dim=-1)  # (B, N)
         B, N = score.shape
@@ -383,7 +414,8 @@ class OfficialInfMAE(nn.Module):
         return ids_keep, mask, ids_restore
 
     def stage_masks(self, mask, grid):
-        """Nearest upsampling of the token mask to the stage-1 and stage-2 grids.
+        """Nearest upsampling of the token mask to the stage-1 and stage-2
+        grids.
 
         Args:
             mask (Tensor): (B, N) with N = grid**2, 1 = masked.
@@ -391,7 +423,8 @@ class OfficialInfMAE(nn.Module):
 
         Returns:
             tuple: ``mask1`` (B, 1, grid*p2*p3, grid*p2*p3) and ``mask2``
-            (B, 1, grid*p3, grid*p3), 1 = masked (x4 and x2 for the official sizes).
+            (B, 1, grid*p3, grid*p3), 1 = masked (x4 and x2 for the official
+            sizes).
         """
         _, p2, p3 = self.patch_sizes
         m = mask.reshape(-1, 1, grid, grid)
@@ -399,7 +432,8 @@ class OfficialInfMAE(nn.Module):
         mask2 = F.interpolate(m, scale_factor=p3, mode='nearest')
         return mask1, mask2
 
-    # ---------------------------------------------------------------- encoder / decoder
+    # ---------------------------------------------------------------- encoder
+    # / decoder
     def forward_encoder(self, imgs):
         """Multi-scale encoder on the visible tokens.
 
@@ -407,8 +441,8 @@ class OfficialInfMAE(nn.Module):
             imgs (Tensor): Normalised images (B, C, H, W).
 
         Returns:
-            tuple: ``latent`` (B, Nv, C3) visible tokens in rank order (Nv = N / S),
-            ``mask`` (B, N) 1 = masked, ``ids_restore`` (B, N).
+            tuple: ``latent`` (B, Nv, C3) visible tokens in rank order (Nv = N
+            / S), ``mask`` (B, N) 1 = masked, ``ids_restore`` (B, N).
         """
         grid = self._grid(imgs)
         ids_keep, mask, ids_restore = self.information_aware_masking(imgs)
@@ -418,11 +452,13 @@ class OfficialInfMAE(nn.Module):
         x = self.patch_embed1(imgs)
         for blk in self.blocks1:
             x = blk(x, 1 - mask1)
-        stage1_embed = self.stage1_output_decode(x).flatten(2).transpose(1, 2)  # (B, N, C3)
+        stage1_embed = self.stage1_output_decode(x).flatten(2).transpose(
+            1, 2)  # (B, N, C3)
         x = self.patch_embed2(x)
         for blk in self.blocks2:
             x = blk(x, 1 - mask2)
-        stage2_embed = self.stage2_output_decode(x).flatten(2).transpose(1, 2)  # (B, N, C3)
+        stage2_embed = self.stage2_output_decode(x).flatten(2).transpose(
+            1, 2)  # (B, N, C3)
 
         # Stage 3: ViT blocks on the visible tokens only.
         x = self.patch_embed3(x).flatten(2).transpose(1, 2)  # (B, N, C3)
@@ -444,9 +480,9 @@ class OfficialInfMAE(nn.Module):
     def forward_decoder(self, latent, ids_restore):
         """Decoder with the official "sorted buffer" token placement.
 
-        In rank order, visible token i sits at slot S*i and mask tokens fill the S-1 slots
-        after it; gathering the buffer with ``ids_restore`` puts every token back at its
-        raster position.
+        In rank order, visible token i sits at slot S*i and mask tokens fill
+        the S-1 slots after it; gathering the buffer with ``ids_restore`` puts
+        every token back at its raster position.
 
         Args:
             latent (Tensor): (B, Nv, C3) visible tokens in rank order.
@@ -458,10 +494,15 @@ class OfficialInfMAE(nn.Module):
         x = self.decoder_embed(latent)  # (B, Nv, D)
         B, Nv, D = x.shape
         N, S = ids_restore.shape[1], self.stride
-        assert N == Nv * S, f'sorted-buffer placement needs N = S * Nv, got N={N}, Nv={Nv}, S={S}'
-        fill = self.mask_token.expand(B, Nv, D).unsqueeze(2).expand(B, Nv, S - 1, D)
-        buf = torch.cat([x.unsqueeze(2), fill], dim=2).reshape(B, N, D)  # sorted order
-        x = torch.gather(buf, 1, ids_restore.unsqueeze(-1).expand(-1, -1, D))  # raster order
+        assert N == Nv * S, (f'sorted-buffer placement needs N = S * Nv, got '
+                             f'N={N}, Nv={Nv}, S={S}')
+        fill = self.mask_token.expand(B, Nv,
+                                      D).unsqueeze(2).expand(B, Nv, S - 1, D)
+        buf = torch.cat([x.unsqueeze(2), fill],
+                        dim=2).reshape(B, N, D)  # sorted order
+        x = torch.gather(buf, 1,
+                         ids_restore.unsqueeze(-1).expand(-1, -1,
+                                                          D))  # raster order
 
         x = x + self._pos(self.decoder_pos_embed, int(round(math.sqrt(N))))
         for blk in self.decoder_blocks:
@@ -483,7 +524,8 @@ class OfficialInfMAE(nn.Module):
         target = self.patchify(imgs)
         if self.norm_pix_loss:
             mean = target.mean(dim=-1, keepdim=True)
-            var = target.var(dim=-1, keepdim=True)  # torch default (unbiased), as in MAE
+            var = target.var(
+                dim=-1, keepdim=True)  # torch default (unbiased), as in MAE
             target = (target - mean) / (var + 1.e-6)**.5
         loss = ((pred - target)**2).mean(dim=-1)  # (B, N)
         return (loss * mask).sum() / mask.sum()
@@ -507,41 +549,89 @@ class OfficialInfMAE(nn.Module):
 # Checkpoint in the official format
 # --------------------------------------------------------------------------------------
 def save_official_checkpoint(model, path, with_extras=True):
-    """Write a checkpoint laid out like the official ``util/misc.py::save_model``.
+    """Write a checkpoint laid out like the official
+    ``util/misc.py::save_model``.
 
     Args:
         model (nn.Module): Model whose ``state_dict()`` goes under ``'model'``.
         path (str): Output file (``torch.save``).
-        with_extras (bool): Also write a small fake ``'optimizer'``, ``'epoch'`` (399),
-            ``'scaler'`` and ``'args'`` (an ``argparse.Namespace``, which makes the file
-            need ``torch.load(..., weights_only=False)``). If False, only ``{'model': ...}``.
+        with_extras (bool): Also write a small fake ``'optimizer'``,
+        ``'epoch'`` (399),
+            ``'scaler'`` and ``'args'`` (an ``argparse.Namespace``, which makes
+            the file need ``torch.load(..., weights_only=False)``). If False,
+            only ``{'model': ...}``.
 
     Returns:
         dict: The object that was saved.
     """
-    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    state = {
+        k: v.detach().cpu().clone()
+        for k, v in model.state_dict().items()
+    }
     ckpt = {'model': state}
     if with_extras:
         ckpt['optimizer'] = {
-            'state': {0: {'step': torch.tensor(100.0),
-                          'exp_avg': torch.zeros(4),
-                          'exp_avg_sq': torch.zeros(4)}},
+            'state': {
+                0: {
+                    'step': torch.tensor(100.0),
+                    'exp_avg': torch.zeros(4),
+                    'exp_avg_sq': torch.zeros(4)
+                }
+            },
             'param_groups': [
-                {'lr': 0.0, 'betas': (0.9, 0.95), 'eps': 1e-8, 'weight_decay': 0.05,
-                 'amsgrad': False, 'params': [0]},
-                {'lr': 0.0, 'betas': (0.9, 0.95), 'eps': 1e-8, 'weight_decay': 0.0,
-                 'amsgrad': False, 'params': []},
+                {
+                    'lr': 0.0,
+                    'betas': (0.9, 0.95),
+                    'eps': 1e-8,
+                    'weight_decay': 0.05,
+                    'amsgrad': False,
+                    'params': [0]
+                },
+                {
+                    'lr': 0.0,
+                    'betas': (0.9, 0.95),
+                    'eps': 1e-8,
+                    'weight_decay': 0.0,
+                    'amsgrad': False,
+                    'params': []
+                },
             ],
         }
         ckpt['epoch'] = 399
-        ckpt['scaler'] = {'scale': 65536.0, 'growth_factor': 2.0, 'backoff_factor': 0.5,
-                          'growth_interval': 2000, '_growth_tracker': 0}
+        ckpt['scaler'] = {
+            'scale': 65536.0,
+            'growth_factor': 2.0,
+            'backoff_factor': 0.5,
+            'growth_interval': 2000,
+            '_growth_tracker': 0
+        }
         ckpt['args'] = argparse.Namespace(
-            model='infmae_vit_base_patch16', norm_pix_loss=False, blr=1e-3, lr=None,
-            min_lr=0.0, weight_decay=0.05, batch_size=64, epochs=400, warmup_epochs=40,
-            accum_iter=1, input_size=224, mask_ratio=0.75, data_path='/data/Inf30',
-            output_dir='./output_dir', log_dir='./output_dir', device='cuda', seed=0,
-            resume='', start_epoch=0, num_workers=10, pin_mem=True, world_size=1,
-            local_rank=0, rank=0, dist_on_itp=False, dist_url='env://', distributed=True)
+            model='infmae_vit_base_patch16',
+            norm_pix_loss=False,
+            blr=1e-3,
+            lr=None,
+            min_lr=0.0,
+            weight_decay=0.05,
+            batch_size=64,
+            epochs=400,
+            warmup_epochs=40,
+            accum_iter=1,
+            input_size=224,
+            mask_ratio=0.75,
+            data_path='/data/Inf30',
+            output_dir='./output_dir',
+            log_dir='./output_dir',
+            device='cuda',
+            seed=0,
+            resume='',
+            start_epoch=0,
+            num_workers=10,
+            pin_mem=True,
+            world_size=1,
+            local_rank=0,
+            rank=0,
+            dist_on_itp=False,
+            dist_url='env://',
+            distributed=True)
     torch.save(ckpt, path)
     return ckpt

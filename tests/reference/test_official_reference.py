@@ -1,9 +1,10 @@
 """Tests of the test oracle ``tests/reference/official_infmae.py`` itself.
 
-Every expectation here is written from the specification (docs/infmae_reference.md,
-sections 1, 2 and 4.2), independently of the oracle's code. Only the tests named
-``test_full_size_*`` build the full 96.7M-parameter official model (one shared instance,
-about two seconds on CPU); all others use a tiny variant.
+Every expectation here is written from the specification
+(docs/infmae_reference.md, sections 1, 2 and 4.2), independently of the
+oracle's code. Only the tests named ``test_full_size_*`` build the full
+96.7M-parameter official model (one shared instance, about two seconds on CPU);
+all others use a tiny variant.
 """
 import argparse
 
@@ -12,15 +13,24 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from .official_infmae import OfficialInfMAE, get_2d_sincos_pos_embed, save_official_checkpoint
+from .official_infmae import (OfficialInfMAE, get_2d_sincos_pos_embed,
+                              save_official_checkpoint)
 
 P = 16  # token patch size
 
 
 def tiny_model(seed=0, **kwargs):
-    """A small model with the official structure: 96x96 input -> 6x6 = 36 tokens."""
-    cfg = dict(img_size=96, embed_dims=(8, 12, 16), depths=(1, 1, 2), num_heads=2,
-               mlp_ratio=2, decoder_embed_dim=8, decoder_depth=2, decoder_num_heads=2)
+    """A small model with the official structure: 96x96 input -> 6x6 = 36
+    tokens."""
+    cfg = dict(
+        img_size=96,
+        embed_dims=(8, 12, 16),
+        depths=(1, 1, 2),
+        num_heads=2,
+        mlp_ratio=2,
+        decoder_embed_dim=8,
+        decoder_depth=2,
+        decoder_num_heads=2)
     cfg.update(kwargs)
     torch.manual_seed(seed)
     return OfficialInfMAE(**cfg).eval()
@@ -32,7 +42,10 @@ def tiny_images(batch=3, side=96, seed=1, chans=3):
 
 
 def iam_scores(model, imgs):
-    """Independent IAM score: mean over output channels of the k16/s16 conv. (B, N)."""
+    """Independent IAM score: mean over output channels of the k16/s16 conv.
+
+    (B, N).
+    """
     w, b = model.patch_embed.proj.weight, model.patch_embed.proj.bias
     return F.conv2d(imgs, w, b, stride=P).mean(dim=1).flatten(1)
 
@@ -47,71 +60,74 @@ def expected_official_shapes():
         'mask_token': (1, 1, D),
         'decoder_pos_embed': (1, N, D),
         'patch_embed.proj.weight': (C3, 3, 16, 16),
-        'patch_embed.proj.bias': (C3,),
+        'patch_embed.proj.bias': (C3, ),
     }
-    for i, (cin, cout, k) in enumerate([(3, C1, 4), (C1, C2, 2), (C2, C3, 2)], start=1):
+    for i, (cin, cout, k) in enumerate([(3, C1, 4), (C1, C2, 2), (C2, C3, 2)],
+                                       start=1):
         e[f'patch_embed{i}.proj.weight'] = (cout, cin, k, k)
-        e[f'patch_embed{i}.proj.bias'] = (cout,)
-        e[f'patch_embed{i}.norm.weight'] = (cout,)
-        e[f'patch_embed{i}.norm.bias'] = (cout,)
+        e[f'patch_embed{i}.proj.bias'] = (cout, )
+        e[f'patch_embed{i}.norm.weight'] = (cout, )
+        e[f'patch_embed{i}.norm.bias'] = (cout, )
     e['patch_embed4.weight'] = (C3, C3)
-    e['patch_embed4.bias'] = (C3,)
+    e['patch_embed4.bias'] = (C3, )
     e['stage1_output_decode.weight'] = (C3, C1, 4, 4)
-    e['stage1_output_decode.bias'] = (C3,)
+    e['stage1_output_decode.bias'] = (C3, )
     e['stage2_output_decode.weight'] = (C3, C2, 2, 2)
-    e['stage2_output_decode.bias'] = (C3,)
+    e['stage2_output_decode.bias'] = (C3, )
 
     for stage, C in (('blocks1', C1), ('blocks2', C2)):
         for n in range(2):
             p = f'{stage}.{n}.'
             for name in ('norm1', 'norm2'):
-                e[p + name + '.weight'] = (C,)
-                e[p + name + '.bias'] = (C,)
+                e[p + name + '.weight'] = (C, )
+                e[p + name + '.bias'] = (C, )
             for name in ('conv1', 'conv2'):
                 e[p + name + '.weight'] = (C, C, 1, 1)
-                e[p + name + '.bias'] = (C,)
+                e[p + name + '.bias'] = (C, )
             e[p + 'attn.weight'] = (C, 1, 5, 5)
-            e[p + 'attn.bias'] = (C,)
+            e[p + 'attn.bias'] = (C, )
             e[p + 'mlp.fc1.weight'] = (4 * C, C, 1, 1)
-            e[p + 'mlp.fc1.bias'] = (4 * C,)
+            e[p + 'mlp.fc1.bias'] = (4 * C, )
             e[p + 'mlp.fc2.weight'] = (C, 4 * C, 1, 1)
-            e[p + 'mlp.fc2.bias'] = (C,)
+            e[p + 'mlp.fc2.bias'] = (C, )
 
     def vit_block(p, C):
         for name in ('norm1', 'norm2'):
-            e[p + name + '.weight'] = (C,)
-            e[p + name + '.bias'] = (C,)
+            e[p + name + '.weight'] = (C, )
+            e[p + name + '.bias'] = (C, )
         e[p + 'attn.qkv.weight'] = (3 * C, C)
-        e[p + 'attn.qkv.bias'] = (3 * C,)
+        e[p + 'attn.qkv.bias'] = (3 * C, )
         e[p + 'attn.proj.weight'] = (C, C)
-        e[p + 'attn.proj.bias'] = (C,)
+        e[p + 'attn.proj.bias'] = (C, )
         e[p + 'mlp.fc1.weight'] = (4 * C, C)
-        e[p + 'mlp.fc1.bias'] = (4 * C,)
+        e[p + 'mlp.fc1.bias'] = (4 * C, )
         e[p + 'mlp.fc2.weight'] = (C, 4 * C)
-        e[p + 'mlp.fc2.bias'] = (C,)
+        e[p + 'mlp.fc2.bias'] = (C, )
 
     for n in range(11):
         vit_block(f'blocks3.{n}.', C3)
-    e['norm.weight'] = (C3,)
-    e['norm.bias'] = (C3,)
+    e['norm.weight'] = (C3, )
+    e['norm.bias'] = (C3, )
     e['decoder_embed.weight'] = (D, C3)
-    e['decoder_embed.bias'] = (D,)
+    e['decoder_embed.bias'] = (D, )
     for n in range(2):
         vit_block(f'decoder_blocks.{n}.', D)
-    e['decoder_norm.weight'] = (D,)
-    e['decoder_norm.bias'] = (D,)
+    e['decoder_norm.weight'] = (D, )
+    e['decoder_norm.bias'] = (D, )
     e['decoder_pred.weight'] = (16 * 16 * 3, D)
-    e['decoder_pred.bias'] = (16 * 16 * 3,)
+    e['decoder_pred.bias'] = (16 * 16 * 3, )
     return e
 
 
-ENCODER_PREFIXES = ('patch_embed1', 'patch_embed2', 'patch_embed3', 'patch_embed4', 'blocks1',
-                    'blocks2', 'blocks3', 'norm', 'pos_embed')
+ENCODER_PREFIXES = ('patch_embed1', 'patch_embed2', 'patch_embed3',
+                    'patch_embed4', 'blocks1', 'blocks2', 'blocks3', 'norm',
+                    'pos_embed')
 
 
 @pytest.fixture(scope='module')
 def full_model():
-    """FULL-SIZE official model (96.7M parameters), built once for this module."""
+    """FULL-SIZE official model (96.7M parameters), built once for this
+    module."""
     torch.manual_seed(0)
     return OfficialInfMAE().eval()
 
@@ -128,7 +144,8 @@ def test_full_size_state_dict_matches_official_key_list(full_model):
         assert tuple(sd[k].shape) == shape, k
     assert len(sd) == 243
     assert sum(v.numel() for v in sd.values()) == 96_717_696
-    enc = sum(v.numel() for k, v in sd.items() if k.split('.')[0] in ENCODER_PREFIXES)
+    enc = sum(v.numel() for k, v in sd.items()
+              if k.split('.')[0] in ENCODER_PREFIXES)
     assert enc == 84_605_824
     # Fixed pos embeds are in the state dict but are not trainable.
     assert not full_model.pos_embed.requires_grad
@@ -141,20 +158,26 @@ def test_full_size_init_and_eps(full_model):
     w = m.patch_embed3.proj.weight
     xavier_bound = (6.0 / (768 + 384 * 4))**0.5
     default_bound = 1.0 / (384 * 4)**0.5  # PyTorch default conv init bound
-    assert w.abs().max() <= xavier_bound and w.abs().max() > 1.5 * default_bound
-    # ... while the other convs keep the PyTorch default (kaiming-uniform, a=sqrt(5)).
+    assert w.abs().max() <= xavier_bound and w.abs().max(
+    ) > 1.5 * default_bound
+    # ... while the other convs keep the PyTorch default (kaiming-uniform,
+    # a=sqrt(5)).
     assert m.patch_embed.proj.weight.abs().max() <= 1.0 / (3 * 256)**0.5
     assert m.stage1_output_decode.weight.abs().max() <= 1.0 / (256 * 16)**0.5
     # Linear: xavier, bias 0. LayerNorm: 1 / 0.
-    assert torch.all(m.decoder_pred.bias == 0) and torch.all(m.blocks3[0].attn.qkv.bias == 0)
+    assert torch.all(m.decoder_pred.bias == 0) and torch.all(
+        m.blocks3[0].attn.qkv.bias == 0)
     assert m.patch_embed4.weight.abs().max() <= (6.0 / 1536)**0.5
-    assert torch.all(m.norm.weight == 1) and torch.all(m.blocks1[0].norm1.bias == 0)
+    assert torch.all(m.norm.weight == 1) and torch.all(
+        m.blocks1[0].norm1.bias == 0)
     assert 0.015 < m.mask_token.std().item() < 0.025
-    # LayerNorm eps: 1e-5 in PatchEmbed / CBlock, 1e-6 in ViT blocks and final norms.
+    # LayerNorm eps: 1e-5 in PatchEmbed / CBlock, 1e-6 in ViT blocks and final
+    # norms.
     assert m.patch_embed1.norm.eps == 1e-5 and m.blocks2[1].norm2.eps == 1e-5
     assert m.blocks3[0].norm1.eps == 1e-6 and m.norm.eps == 1e-6
     assert m.decoder_blocks[1].norm2.eps == 1e-6 and m.decoder_norm.eps == 1e-6
-    assert m.blocks1[0].attn.groups == 256 and m.blocks1[0].attn.padding == (2, 2)
+    assert m.blocks1[0].attn.groups == 256 and m.blocks1[0].attn.padding == (2,
+                                                                             2)
 
 
 def test_full_size_forward_shapes_at_224(full_model):
@@ -170,10 +193,12 @@ def test_full_size_forward_shapes_at_224(full_model):
 
 
 def test_full_size_pos_embed_matches_numpy(full_model):
-    np.testing.assert_allclose(full_model.pos_embed[0].numpy(), numpy_sincos_2d(768, 14),
-                               atol=1e-6)
-    np.testing.assert_allclose(full_model.decoder_pos_embed[0].numpy(),
-                               numpy_sincos_2d(512, 14), atol=1e-6)
+    np.testing.assert_allclose(
+        full_model.pos_embed[0].numpy(), numpy_sincos_2d(768, 14), atol=1e-6)
+    np.testing.assert_allclose(
+        full_model.decoder_pos_embed[0].numpy(),
+        numpy_sincos_2d(512, 14),
+        atol=1e-6)
 
 
 # ======================================================================================
@@ -183,14 +208,18 @@ def numpy_sincos_2d(dim, g):
     """MAE's 2-D sin-cos formula, written in numpy from the spec."""
     grid_h = np.arange(g, dtype=np.float32)
     grid_w = np.arange(g, dtype=np.float32)
-    grid = np.stack(np.meshgrid(grid_w, grid_h), axis=0)  # 'xy': grid[0] varies along columns
+    grid = np.stack(
+        np.meshgrid(grid_w, grid_h),
+        axis=0)  # 'xy': grid[0] varies along columns
 
     def one_d(d, pos):
         omega = 1.0 / 10000**(np.arange(d // 2, dtype=np.float64) / (d / 2.0))
         out = np.outer(pos.reshape(-1), omega)
         return np.concatenate([np.sin(out), np.cos(out)], axis=1)
 
-    return np.concatenate([one_d(dim // 2, grid[0]), one_d(dim // 2, grid[1])], axis=1)
+    return np.concatenate([one_d(dim // 2, grid[0]),
+                           one_d(dim // 2, grid[1])],
+                          axis=1)
 
 
 @pytest.mark.parametrize('dim,g', [(16, 6), (32, 5), (768, 14)])
@@ -212,8 +241,10 @@ def test_pos_embed_matches_numpy_and_scalar_formula(dim, g):
 
 def test_tiny_pos_embeds_are_sincos():
     m = tiny_model()
-    np.testing.assert_allclose(m.pos_embed[0].numpy(), numpy_sincos_2d(16, 6), atol=1e-6)
-    np.testing.assert_allclose(m.decoder_pos_embed[0].numpy(), numpy_sincos_2d(8, 6), atol=1e-6)
+    np.testing.assert_allclose(
+        m.pos_embed[0].numpy(), numpy_sincos_2d(16, 6), atol=1e-6)
+    np.testing.assert_allclose(
+        m.decoder_pos_embed[0].numpy(), numpy_sincos_2d(8, 6), atol=1e-6)
 
 
 # ======================================================================================
@@ -232,10 +263,12 @@ def test_iam_visible_set_and_rank_guarantees(stride):
     assert set(mask.unique().tolist()) <= {0.0, 1.0}
     assert torch.all((mask == 0).sum(1) == N // stride)
     for b in range(4):
-        order = np.argsort(score[b].numpy(), kind='stable')  # ascending rank -> token id
+        order = np.argsort(
+            score[b].numpy(), kind='stable')  # ascending rank -> token id
         visible = set(order[::stride].tolist())
         assert set(torch.nonzero(mask[b] == 0).flatten().tolist()) == visible
-        assert ids_keep[b].tolist() == order[::stride].tolist()  # visible ids, rank order
+        assert ids_keep[b].tolist() == order[::stride].tolist(
+        )  # visible ids, rank order
         assert mask[b, order[0]] == 0  # lowest score always visible
         for top in order[N - (stride - 1):]:  # top S-1 ranks always masked
             assert mask[b, top] == 1
@@ -257,7 +290,8 @@ def test_iam_is_deterministic_and_per_sample():
 
 
 def test_iam_with_intensity_scorer_on_known_image():
-    """With the scorer set to the patch mean, the ranking is the patch intensity ranking."""
+    """With the scorer set to the patch mean, the ranking is the patch
+    intensity ranking."""
     m = tiny_model()
     with torch.no_grad():
         m.patch_embed.proj.weight.fill_(1.0 / (3 * P * P))
@@ -265,10 +299,12 @@ def test_iam_with_intensity_scorer_on_known_image():
     g = 6
     perm = torch.randperm(g * g, generator=torch.Generator().manual_seed(3))
     levels = perm.float().reshape(1, 1, g, g)  # patch t has intensity perm[t]
-    imgs = F.interpolate(levels, scale_factor=P, mode='nearest').expand(2, 3, -1, -1)
+    imgs = F.interpolate(
+        levels, scale_factor=P, mode='nearest').expand(2, 3, -1, -1)
     with torch.no_grad():
         _, mask, ids_restore = m.information_aware_masking(imgs)
-    assert torch.equal(ids_restore[0], perm)  # rank of token t is its intensity
+    assert torch.equal(ids_restore[0],
+                       perm)  # rank of token t is its intensity
     expected = (perm % 4 != 0).float()  # ranks 0, 4, 8, ... visible
     assert torch.equal(mask[0], expected) and torch.equal(mask[1], expected)
 
@@ -280,12 +316,15 @@ def test_stage_masks_are_nearest_upsampling():
     mask1, mask2 = m.stage_masks(mask, 6)
     grid = mask.reshape(2, 6, 6)
     assert mask1.shape == (2, 1, 24, 24) and mask2.shape == (2, 1, 12, 12)
-    assert torch.equal(mask1[:, 0], grid.repeat_interleave(4, 1).repeat_interleave(4, 2))
-    assert torch.equal(mask2[:, 0], grid.repeat_interleave(2, 1).repeat_interleave(2, 2))
+    assert torch.equal(mask1[:, 0],
+                       grid.repeat_interleave(4, 1).repeat_interleave(4, 2))
+    assert torch.equal(mask2[:, 0],
+                       grid.repeat_interleave(2, 1).repeat_interleave(2, 2))
 
 
 def test_encoder_ignores_masked_content(monkeypatch):
-    """With a fixed mask, changing masked patches leaves the latent unchanged."""
+    """With a fixed mask, changing masked patches leaves the latent
+    unchanged."""
     m = tiny_model()
     imgs = tiny_images(batch=2)
     with torch.no_grad():
@@ -310,7 +349,8 @@ def test_sorted_buffer_decoder_equals_scatter(stride):
         latent, mask, ids_restore = m.forward_encoder(imgs)
         pred = m.forward_decoder(latent, ids_restore)
 
-        # Straightforward formulation: scatter visible tokens to their raster positions.
+        # Straightforward formulation: scatter visible tokens to their raster
+        # positions.
         x = m.decoder_embed(latent)
         B, Nv, D = x.shape
         N = ids_restore.shape[1]
@@ -334,8 +374,10 @@ def test_patchify_order_and_roundtrip():
     imgs = tiny_images(batch=2)
     x = m.patchify(imgs)
     assert x.shape == (2, 36, P * P * 3)
-    for (b, c, r, col, p, q) in [(0, 0, 0, 0, 0, 0), (1, 2, 3, 5, 7, 11), (0, 1, 5, 2, 15, 1)]:
-        assert x[b, r * 6 + col, (p * P + q) * 3 + c] == imgs[b, c, r * P + p, col * P + q]
+    for (b, c, r, col, p, q) in [(0, 0, 0, 0, 0, 0), (1, 2, 3, 5, 7, 11),
+                                 (0, 1, 5, 2, 15, 1)]:
+        assert x[b, r * 6 + col, (p * P + q) * 3 + c] == imgs[b, c, r * P + p,
+                                                              col * P + q]
     assert torch.equal(m.unpatchify(x), imgs)
 
 
@@ -374,9 +416,10 @@ def test_iam_scorer_and_pos_embeds_get_no_gradient():
     assert m.patch_embed.proj.weight.grad is None
     assert m.patch_embed.proj.bias.grad is None
     assert m.pos_embed.grad is None and m.decoder_pos_embed.grad is None
-    for p in (m.patch_embed1.proj.weight, m.blocks1[0].conv1.weight, m.blocks2[0].attn.weight,
-              m.stage1_output_decode.weight, m.stage2_output_decode.weight,
-              m.patch_embed4.weight, m.blocks3[1].attn.qkv.weight, m.mask_token,
+    for p in (m.patch_embed1.proj.weight, m.blocks1[0].conv1.weight,
+              m.blocks2[0].attn.weight, m.stage1_output_decode.weight,
+              m.stage2_output_decode.weight, m.patch_embed4.weight,
+              m.blocks3[1].attn.qkv.weight, m.mask_token,
               m.decoder_pred.weight):
         assert p.grad is not None and p.grad.abs().sum() > 0
 
@@ -385,8 +428,10 @@ def test_other_input_sizes():
     m = tiny_model()  # built for 96
     with torch.no_grad():
         loss, pred, mask = m(tiny_images(batch=1, side=128))  # 8x8 = 64 tokens
-        latent, _, _ = m.forward_encoder(tiny_images(batch=1, side=64))  # 4x4 = 16 tokens
-    assert pred.shape == (1, 64, 768) and mask.sum() == 48 and torch.isfinite(loss)
+        latent, _, _ = m.forward_encoder(tiny_images(
+            batch=1, side=64))  # 4x4 = 16 tokens
+    assert pred.shape == (1, 64,
+                          768) and mask.sum() == 48 and torch.isfinite(loss)
     assert latent.shape == (1, 4, 16)
     with pytest.raises(AssertionError):
         m(tiny_images(batch=1, side=72))
@@ -405,14 +450,16 @@ def test_save_official_checkpoint_roundtrip(tmp_path, with_extras):
     src, dst = tiny_model(seed=0), tiny_model(seed=1)
     path = tmp_path / 'ckpt.pth'
     save_official_checkpoint(src, str(path), with_extras=with_extras)
-    ckpt = torch.load(str(path), map_location='cpu', weights_only=not with_extras)
+    ckpt = torch.load(
+        str(path), map_location='cpu', weights_only=not with_extras)
     if with_extras:
         assert set(ckpt) >= {'model', 'optimizer', 'epoch', 'args'}
         assert ckpt['epoch'] == 399
         assert isinstance(ckpt['args'], argparse.Namespace)
         assert ckpt['args'].model == 'infmae_vit_base_patch16'
         assert ckpt['args'].norm_pix_loss is False and ckpt['args'].blr == 1e-3
-        with pytest.raises(Exception):  # an argparse.Namespace needs weights_only=False
+        with pytest.raises(
+                Exception):  # an argparse.Namespace needs weights_only=False
             torch.load(str(path), map_location='cpu', weights_only=True)
     else:
         assert set(ckpt) == {'model'}

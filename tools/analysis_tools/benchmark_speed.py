@@ -1,28 +1,52 @@
-"""Side-by-side speed benchmark of InfMAE against MAE ViT-B (``make bench``).
+"""Side-by-side speed benchmark of InfMAE against MAE ViT-B and downstream
+peers (``make bench``).
 
-    python tools/analysis_tools/benchmark_speed.py [--batch 8] [--repeats 5]
+    python tools/analysis_tools/benchmark_speed.py [--device auto|cpu|cuda]
+        [--amp none|fp16|bf16] [--batch N] [--sizes 224 448] [--repeats 5]
+        [--cases pretrain,iam,backbone,inference,peers] [--budget-s S]
         [--out work_dirs/bench/benchmark.json] [--quick]
 
-Measured in one run on this machine's CPU (and its GPU when one is present):
+Measured in one run, on the CPU (default without CUDA: fp32, batch 8) or on
+the GPU (default with CUDA: AMP fp16 with a dynamic loss scale as the paper
+recipe's ``AmpOptimWrapper``, the paper's per-GPU batch 64, halved until it
+fits when memory runs out):
 
-* the pre-training step (forward, backward, AdamW) in images/s and peak
-  memory: InfMAE-B (fast path) vs mmpretrain's MAE ViT-B
-  (``mae_vit-base-p16``) and vs InfMAE-B's dense reference formulation, at
-  224x224 and 448x448, same batch;
-* the IAM masking's share of the step time (the pipeline transform per image
-  and the in-model official scorer per batch);
-* backbone inference (batch 1) at 512x512 and 1024x768 vs mmseg's MAE ViT-B
-  backbone, with the FLOPs ratio of the pair;
-* full UperNet (MSRS config, 480x640) and Mask R-CNN (M3FD config, 1024x768)
-  inference, timed like mmseg's / mmdet's ``benchmark.py`` (warm-up, then
-  ``mode='predict'`` calls; mmdet's tool itself needs CUDA);
-* model-FLOPs utilisation against the fp32 matmul peak measured in the run.
+* ``pretrain``: the pre-training step (forward, backward, AdamW through
+  mmengine's optimiser wrapper) in images/s and peak memory, at each size:
+  InfMAE-B with masks from the data pipeline (the Inf30 recipe:
+  ``IAMMaskGenerator`` runs in the dataloader, not timed here) and with masks
+  computed in the model (the official-IAM config), mmpretrain's MAE ViT-B
+  (``mae_vit-base-p16``) and InfMAE-B's dense reference formulation; FLOPs
+  per step counted by ``torch.utils.flop_counter`` (forward and backward,
+  attention included) and model-FLOPs utilisation against the peak FLOP/s
+  (GPU: the datasheet's dense fp16/bf16 tensor-core peak for the device
+  name, ``PEAK_FLOPS``; CPU: the fp32 matmul rate measured in the run), and
+  also against the AMP matmul rate measured in the run on the GPU;
+* ``iam``: the IAM masking's share of the step (pipeline transform per image,
+  in-model scorer per batch);
+* ``backbone``: backbone inference (batch 1) at 512x512 and 768x1024 vs
+  mmseg's MAE ViT-B backbone;
+* ``inference``: full UperNet (MSRS config, 480x640) and Mask R-CNN (M3FD
+  config, 768x1024) inference with InfMAE-B, timed like mmseg's / mmdet's
+  ``benchmark.py`` (warm-up, then ``mode='predict'`` calls, batch 1, fp32);
+* ``peers``: the same for what an infrared user would otherwise train:
+  mmseg's UperNet with Swin-T and ResNet-50 and mmdet's Mask R-CNN with
+  Swin-T and ResNet-50 (their own configs, same input size and class count).
+  For every full model also the parameters and the FLOPs with attention
+  counted (multiply-adds, ``infmae_mm.analysis.complexity_with_attention``,
+  as ``tools/analysis_tools/get_flops.py``). All models have random weights;
+  Mask R-CNN keeps ``max_per_img`` (100) detections for every model
+  (``score_thr=0``) so that the mask head does the same work.
 
 Every timing is the median of ``--repeats`` runs after warm-up, each case in
-a fresh subprocess so that its peak memory is its own. The table is printed
-and the results are written as JSON (atomically).
+a fresh subprocess so that its peak memory is its own and a crash (out of
+memory, an abort) fails only that case; a failed or skipped case is reported
+with its reason. ``--budget-s`` skips the cases that would start after the
+budget. The table is printed and the results are written as JSON
+(atomically).
 """
 import argparse
+import gc
 import json
 import os
 import os.path as osp
@@ -32,19 +56,76 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional, Tuple
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-RECIPE = osp.join(REPO, 'configs/pretrain/'
-                  'infmae_vit-base-p16_4xb64-amp-coslr-400e_inf30.py')
-OFFICIAL = osp.join(REPO, 'configs/pretrain/'
-                    'infmae_vit-base-p16-officialiam_4xb64-amp-coslr-400e_'
-                    'inf30.py')
-UPERNET = osp.join(REPO, 'configs/seg/'
-                   'upernet_infmae-base_1xb2-24k_msrs-inf-480x640.py')
-MASK_RCNN = osp.join(REPO, 'configs/det/'
-                     'mask-rcnn_infmae-base_fpn_1xb2-25e_m3fd-inf.py')
+RECIPE = osp.join(
+    REPO, 'configs/pretrain/'
+    'infmae_vit-base-p16_4xb64-amp-coslr-400e_inf30.py')
+OFFICIAL = osp.join(
+    REPO, 'configs/pretrain/'
+    'infmae_vit-base-p16-officialiam_4xb64-amp-coslr-400e_'
+    'inf30.py')
+UPERNET = osp.join(
+    REPO, 'configs/seg/'
+    'upernet_infmae-base_1xb2-24k_msrs-inf-480x640.py')
+MASK_RCNN = osp.join(
+    REPO, 'configs/det/'
+    'mask-rcnn_infmae-base_fpn_1xb2-25e_m3fd-inf.py')
 MAE = 'mmpretrain::mae/mae_vit-base-p16_8xb512-amp-coslr-300e_in1k.py'
+
+#: Pre-training rows: kind -> label.
+PRETRAIN_KINDS = {
+    'infmae': 'InfMAE-B, pipeline masks',
+    'infmae_inmodel': 'InfMAE-B, in-model masks',
+    'mae': 'MAE ViT-B (mmpretrain)',
+    'dense': 'InfMAE-B dense reference',
+}
+
+#: Full-model inference rows: name -> (config, scope, (H, W), label).
+FULL_MODELS = {
+    'upernet_infmae': (UPERNET, 'mmseg', (480, 640), 'UperNet + InfMAE-B'),
+    'upernet_swin_t':
+    ('mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_'
+     'ade20k-512x512.py', 'mmseg', (480, 640), 'UperNet + Swin-T (mmseg)'),
+    'upernet_r50': ('mmseg::upernet/upernet_r50_4xb4-80k_ade20k-512x512.py',
+                    'mmseg', (480, 640), 'UperNet + R-50 (mmseg)'),
+    'mask_rcnn_infmae':
+    (MASK_RCNN, 'mmdet', (768, 1024), 'Mask R-CNN + InfMAE-B'),
+    'mask_rcnn_swin_t': ('mmdet::swin/mask-rcnn_swin-t-p4-w7_fpn_1x_coco.py',
+                         'mmdet', (768, 1024), 'Mask R-CNN + Swin-T (mmdet)'),
+    'mask_rcnn_r50': ('mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py', 'mmdet',
+                      (768, 1024), 'Mask R-CNN + R-50 (mmdet)'),
+}
+OURS = ('upernet_infmae', 'mask_rcnn_infmae')
+PEERS = tuple(k for k in FULL_MODELS if k not in OURS)
+#: Class counts of the package's MSRS and M3FD configs (peers get the same).
+NUM_CLASSES = {'mmseg': 9, 'mmdet': 6}
+
+#: Datasheet dense fp16/bf16 tensor-core peaks (FLOP/s, no sparsity), by a
+#: substring of ``torch.cuda.get_device_name()``; first match wins.
+PEAK_FLOPS: List[Tuple[str, float]] = [
+    ('H200', 989e12),  # H200 SXM: same compute as H100 SXM
+    ('H100 NVL', 835e12),
+    ('H100 PCIe', 756e12),
+    ('H100', 989e12),  # H100 SXM5 (HBM3)
+    ('GH200', 989e12),
+    ('A100', 312e12),
+    ('L40S', 362e12),
+    ('L4', 121e12),
+    ('A10', 125e12),
+    ('V100', 125e12),
+]
+
+CASES = ('pretrain', 'iam', 'backbone', 'inference', 'peers')
+
+
+def datasheet_peak(device_name: str) -> Optional[float]:
+    """The dense fp16/bf16 peak FLOP/s assumed for a GPU, or None."""
+    for key, peak in PEAK_FLOPS:
+        if key.lower() in device_name.lower():
+            return peak
+    return None
 
 
 # ----------------------------------------------------------------- workers
@@ -72,6 +153,10 @@ def _timed(fn: Callable, warmup: int, repeats: int) -> List[float]:
     return times
 
 
+def _warmup() -> int:
+    return 3 if _device() == 'cuda' else 2
+
+
 def _peak_memory_mb() -> float:
     import torch
     if torch.cuda.is_available():
@@ -79,65 +164,161 @@ def _peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _amp_dtype(amp: Optional[str]):
+    import torch
+    return {
+        None: None,
+        'none': None,
+        'fp16': torch.float16,
+        'bf16': torch.bfloat16
+    }[amp]
+
+
 def _pretrain_model(kind: str, size: int):
     from mmengine.config import Config
     from mmengine.hub import get_config
     from mmengine.registry import init_default_scope
     init_default_scope('mmpretrain')
-    import infmae_mm  # noqa: F401
     from mmpretrain.registry import MODELS
+
+    import infmae_mm  # noqa: F401
     if kind == 'mae':
         cfg = get_config(MAE)
         # MAEViT and its decoder are built for one size (InfMAE is not).
         cfg.model.backbone.img_size = size
         cfg.model.neck.num_patches = (size // 16)**2
+    elif kind == 'infmae':
+        cfg = Config.fromfile(RECIPE)
     else:
         cfg = Config.fromfile(OFFICIAL)
         cfg.model.backbone.masked_conv = 'dense' if kind == 'dense' else \
             'visible'
     model = MODELS.build(cfg.model)
     model.init_weights()
-    return model.to(_device())
+    return model.to(_device()), cfg
 
 
-def work_train_step(kind: str, size: int, batch: int, repeats: int) -> dict:
+def _pretrain_batch(model, cfg, kind: str, size: int, batch: int):
+    """A training batch as the model's data path delivers it.
+
+    ``infmae``: images through the recipe's pipeline after loading (crop,
+    flip, ``IAMMaskGenerator``, packing) and the data preprocessor, so the
+    samples carry the pipeline's masks; other kinds: random inputs and empty
+    samples (their masks are made in the model).
+    """
+    import numpy as np
     import torch
     from mmpretrain.structures import DataSample
+    if kind != 'infmae':
+        inputs = torch.randn(batch, 3, size, size, device=_device())
+        return inputs, [DataSample() for _ in range(batch)]
+    from mmengine.dataset import Compose, default_collate
+    steps = []
+    for t in cfg.train_dataloader.dataset.pipeline:
+        t = dict(t)
+        if t['type'] in ('LoadThermalImage', 'LoadImageFromFile'):
+            continue
+        if t['type'] == 'RandomResizedCrop':
+            t['scale'] = size
+        steps.append(t)
+    pipeline = Compose(steps)
+    rng = np.random.default_rng(0)
+    items = []
+    for _ in range(batch):
+        gray = rng.integers(0, 256, (size + size // 8, ) * 2, dtype=np.uint8)
+        img = np.repeat(gray[..., None], 3, 2)
+        items.append(
+            pipeline(
+                dict(
+                    img=img, img_shape=img.shape[:2],
+                    ori_shape=img.shape[:2])))
+    data = model.data_preprocessor(default_collate(items), True)
+    return data['inputs'], data['data_samples']
+
+
+def _optim_wrapper(model, amp: Optional[str]):
+    """AdamW in mmengine's wrapper: AmpOptimWrapper (dynamic loss scale)
+    when ``amp`` names a dtype, as the recipe."""
+    import torch
+    from mmengine.optim import AmpOptimWrapper, OptimWrapper
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    dtype = _amp_dtype(amp)
+    if dtype is None:
+        return OptimWrapper(optimizer=optimizer)
+    if _device() == 'cpu':
+        raise RuntimeError('AMP on the CPU is not benchmarked (mmengine\'s '
+                           'AmpOptimWrapper refuses CPUs)')
+    return AmpOptimWrapper(
+        optimizer=optimizer, loss_scale='dynamic', dtype=dtype)
+
+
+def work_train_step(kind: str,
+                    size: int,
+                    batch: int,
+                    repeats: int,
+                    amp: Optional[str] = None) -> dict:
+    import torch
     from torch.utils.flop_counter import FlopCounterMode
-    model = _pretrain_model(kind, size)
-    device = _device()
-    inputs = torch.randn(batch, 3, size, size, device=device)
-    samples = [DataSample() for _ in range(batch)]
-    optim = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    model, cfg = _pretrain_model(kind, size)
+    wrapper = _optim_wrapper(model, amp)
+    tried: List[int] = []
+    while True:
+        tried.append(batch)
+        inputs, samples = _pretrain_batch(model, cfg, kind, size, batch)
 
-    def step():
-        loss = model.loss(inputs, samples)['loss']
-        optim.zero_grad()
-        loss.backward()
-        optim.step()
+        def step():
+            with wrapper.optim_context(model):
+                loss = model.loss(inputs, samples)['loss']
+            wrapper.update_params(loss)
 
-    times = _timed(step, warmup=2, repeats=repeats)
+        try:
+            times = _timed(step, warmup=_warmup(), repeats=repeats)
+            break
+        except torch.cuda.OutOfMemoryError:
+            if batch == 1:
+                raise
+        # Out of memory: free (outside the handler, whose traceback holds
+        # the step's tensors) and halve the batch.
+        wrapper.zero_grad()
+        inputs = samples = step = None
+        gc.collect()
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+        batch //= 2
+    peak = _peak_memory_mb()
     with FlopCounterMode(display=False) as counter:
-        model.loss(inputs, samples)['loss'].backward()
+        with wrapper.optim_context(model):
+            loss = model.loss(inputs, samples)['loss']
+        loss.backward()
     median = statistics.median(times)
     return dict(
         seconds=median,
         times=times,
+        batch=batch,
+        batches_tried=tried,
+        amp=amp or 'none',
         images_per_s=batch / median,
-        peak_memory_mb=_peak_memory_mb(),
+        peak_memory_mb=peak,
         flops=counter.get_total_flops())
 
 
 def work_iam_share(batch: int, repeats: int) -> dict:
     import numpy as np
     import torch
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmpretrain.registry import MODELS, TRANSFORMS
+
     import infmae_mm  # noqa: F401
-    from infmae_mm.datasets import IAMMaskGenerator
-    from infmae_mm.models import IAMMasking
+    init_default_scope('mmpretrain')
     rng = np.random.default_rng(0)
-    images = [rng.integers(0, 256, (224, 224, 3), dtype=np.uint8)
-              for _ in range(batch)]
-    transform = IAMMaskGenerator()
+    images = [
+        rng.integers(0, 256, (224, 224, 3), dtype=np.uint8)
+        for _ in range(batch)
+    ]
+    pipeline_cfg = Config.fromfile(RECIPE).train_dataloader.dataset.pipeline
+    transform = TRANSFORMS.build(
+        next(t for t in pipeline_cfg if t['type'] == 'IAMMaskGenerator'))
     # Timed as it runs: in dataloader workers, which PyTorch keeps
     # single-threaded (a transform in the main process with num_workers=0
     # competes with the training threads instead).
@@ -146,9 +327,9 @@ def work_iam_share(batch: int, repeats: int) -> dict:
     pipeline = _timed(lambda: [transform(dict(img=i)) for i in images], 2,
                       repeats)
     torch.set_num_threads(threads)
-    linear = IAMMasking(scorer='linear').to(_device())
+    model = MODELS.build(Config.fromfile(OFFICIAL).model).to(_device())
     x = torch.randn(batch, 3, 224, 224, device=_device())
-    in_model = _timed(lambda: linear(x), 2, repeats)
+    in_model = _timed(lambda: model.mask_generator(x), 2, repeats)
     return dict(
         pipeline_seconds_per_batch=statistics.median(pipeline),
         in_model_seconds_per_batch=statistics.median(in_model))
@@ -158,15 +339,25 @@ def _backbone(kind: str, size):
     import torch
     from mmengine.registry import init_default_scope
     init_default_scope('mmseg')
-    import infmae_mm  # noqa: F401
     from mmseg.registry import MODELS
+
+    import infmae_mm  # noqa: F401
     if kind == 'infmae':
-        cfg = dict(type='InfMAEViT', arch='base', img_size=size,
-                   learnable_pos_embed=True)
+        cfg = dict(
+            type='InfMAEViT',
+            arch='base',
+            img_size=size,
+            learnable_pos_embed=True)
     else:
-        cfg = dict(type='MAE', img_size=size, patch_size=16, embed_dims=768,
-                   num_layers=12, num_heads=12, mlp_ratio=4,
-                   out_indices=(3, 5, 7, 11))
+        cfg = dict(
+            type='MAE',
+            img_size=size,
+            patch_size=16,
+            embed_dims=768,
+            num_layers=12,
+            num_heads=12,
+            mlp_ratio=4,
+            out_indices=(3, 5, 7, 11))
     model = MODELS.build(cfg).to(_device())
     model.eval()  # mmseg's BEiT.train() returns None: no chaining
     return model, torch.randn(1, 3, *size, device=_device())
@@ -177,91 +368,247 @@ def work_backbone(kind: str, height: int, width: int, repeats: int) -> dict:
     from torch.utils.flop_counter import FlopCounterMode
     model, x = _backbone(kind, (height, width))
     with torch.no_grad():
-        times = _timed(lambda: model(x), 2, repeats)
+        times = _timed(lambda: model(x), _warmup(), repeats)
+        peak = _peak_memory_mb()
         with FlopCounterMode(display=False) as counter:
             model(x)
-    return dict(seconds=statistics.median(times), times=times,
-                flops=counter.get_total_flops(),
-                peak_memory_mb=_peak_memory_mb())
+    return dict(
+        seconds=statistics.median(times),
+        times=times,
+        flops=counter.get_total_flops(),
+        peak_memory_mb=peak)
 
 
-def work_detector(which: str, repeats: int) -> dict:
+def _full_model(name: str):
+    """One of FULL_MODELS built for inference at its size, random weights,
+    with its preprocessed batch of one image."""
     import torch
     from mmengine.config import Config
+    from mmengine.hub import get_config
     from mmengine.model import revert_sync_batchnorm
     from mmengine.registry import init_default_scope
-    path, scope, size = dict(
-        upernet=(UPERNET, 'mmseg', (480, 640)),
-        mask_rcnn=(MASK_RCNN, 'mmdet', (768, 1024)))[which]
-    cfg = Config.fromfile(path)
-    cfg.model.backbone.init_cfg = None
+    path, scope, size, _ = FULL_MODELS[name]
+    cfg = get_config(path) if '::' in path else Config.fromfile(path)
     init_default_scope(scope)
+    import infmae_mm  # noqa: F401
+    model_cfg = cfg.model
+    model_cfg.pop('pretrained', None)
+    model_cfg.backbone.init_cfg = None
     if scope == 'mmseg':
         from mmseg.registry import MODELS
         from mmseg.structures import SegDataSample as Sample
+        for head in ('decode_head', 'auxiliary_head'):
+            if model_cfg.get(head):
+                model_cfg[head].num_classes = NUM_CLASSES[scope]
+        model_cfg.test_cfg = dict(mode='whole')
+        # ADE20k configs pad every input to their crop size: keep ours.
+        model_cfg.data_preprocessor.size = size
     else:
         from mmdet.registry import MODELS
         from mmdet.structures import DetDataSample as Sample
-    model = revert_sync_batchnorm(MODELS.build(cfg.model)).to(
-        _device()).eval()
-    meta = dict(ori_shape=size, img_shape=size, pad_shape=size,
-                batch_input_shape=size, scale_factor=(1., 1.))
+        model_cfg.roi_head.bbox_head.num_classes = NUM_CLASSES[scope]
+        model_cfg.roi_head.mask_head.num_classes = NUM_CLASSES[scope]
+        model_cfg.test_cfg.rcnn.score_thr = 0.0
+    model = revert_sync_batchnorm(MODELS.build(model_cfg))
+    model.init_weights()
+    model = model.to(_device()).eval()
+    meta = dict(
+        ori_shape=size,
+        img_shape=size,
+        pad_shape=size,
+        batch_input_shape=size,
+        scale_factor=(1., 1.))
+    gen = torch.Generator().manual_seed(0)
     data = model.data_preprocessor(
-        dict(inputs=[torch.randint(0, 256, (3, *size), dtype=torch.uint8)],
-             data_samples=[Sample(metainfo=meta)]))
+        dict(
+            inputs=[
+                torch.randint(
+                    0, 256, (3, *size), dtype=torch.uint8, generator=gen)
+            ],
+            data_samples=[Sample(metainfo=meta)]))
+    return model, data
+
+
+def work_inference(name: str, repeats: int) -> dict:
+    import torch
+    model, data = _full_model(name)
+    params = sum(p.numel() for p in model.parameters())
     with torch.no_grad():
         times = _timed(
-            lambda: model(data['inputs'], data['data_samples'],
-                          mode='predict'), 2, repeats)
-    return dict(seconds=statistics.median(times), times=times,
-                peak_memory_mb=_peak_memory_mb())
+            lambda: model(
+                data['inputs'], data['data_samples'], mode='predict'),
+            _warmup(), repeats)
+    result = dict(
+        seconds=statistics.median(times),
+        times=times,
+        params=params,
+        peak_memory_mb=_peak_memory_mb())
+    try:
+        from functools import partial
+
+        from infmae_mm.analysis import complexity_with_attention
+        if hasattr(model, 'auxiliary_head'):
+            model.auxiliary_head = None  # training-only
+        model.forward = partial(
+            model.forward, data_samples=data['data_samples'], mode='tensor')
+        counted = complexity_with_attention(model, data['inputs'])
+        result.update(
+            macs=counted['flops'], attention_macs=counted['attention_flops'])
+    except Exception as exc:  # the timing stands without the count
+        result['macs_error'] = f'{type(exc).__name__}: {exc}'[:300]
+    return result
 
 
-def work_matmul_peak(repeats: int) -> dict:
+def work_matmul_peak(repeats: int, amp: Optional[str] = None) -> dict:
     import torch
-    n = 2048
-    a = torch.randn(n, n, device=_device())
-    b = torch.randn(n, n, device=_device())
-    times = _timed(lambda: a @ b, 2, max(repeats, 5))
-    return dict(flops_per_s=2 * n**3 / statistics.median(times))
+    dtype = _amp_dtype(amp) or torch.float32
+    n = 8192 if _device() == 'cuda' else 2048
+    gen = torch.Generator(device=_device()).manual_seed(0)
+    a = torch.randn(n, n, device=_device(), dtype=dtype, generator=gen)
+    b = torch.randn(n, n, device=_device(), dtype=dtype, generator=gen)
+    times = _timed(lambda: a @ b, 3, max(repeats, 10))
+    return dict(
+        flops_per_s=2 * n**3 / statistics.median(times),
+        n=n,
+        dtype=str(dtype).replace('torch.', ''))
 
 
 WORKERS = dict(
     train_step=work_train_step,
     iam_share=work_iam_share,
     backbone=work_backbone,
-    detector=work_detector,
+    inference=work_inference,
     matmul_peak=work_matmul_peak)
 
 
 # ------------------------------------------------------------------ driver
-def run_case(name: str, threads: int, **kwargs) -> dict:
-    """Run one worker in a fresh interpreter and return its JSON result."""
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads),
-               PYTHONWARNINGS='ignore')
-    cmd = [sys.executable, __file__, '--worker', name,
-           '--worker-args', json.dumps(kwargs), '--threads', str(threads)]
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True,
-                          text=True)
-    lines = [l for l in proc.stdout.splitlines() if l.startswith('RESULT ')]
-    if proc.returncode or not lines:
-        raise RuntimeError(f'benchmark case {name} {kwargs} failed:\n'
-                           f'{proc.stderr[-3000:]}')
-    return json.loads(lines[-1][len('RESULT '):])
+class Runner:
+    """Runs worker cases in fresh interpreters within a time budget."""
+
+    def __init__(self, threads: int, device: str, budget_s: float,
+                 case_timeout_s: float):
+        self.threads, self.device = threads, device
+        self.deadline = time.monotonic() + budget_s
+        self.case_timeout_s = case_timeout_s
+
+    def __call__(self, worker: str, /, **kwargs) -> dict:
+        """The worker's JSON result, or ``{'error': reason}``."""
+        left = self.deadline - time.monotonic()
+        if left < 5:
+            return dict(error='skipped: time budget (--budget-s) spent')
+        env = dict(
+            os.environ,
+            OMP_NUM_THREADS=str(self.threads),
+            PYTHONWARNINGS='ignore')
+        if self.device == 'cpu':
+            env['CUDA_VISIBLE_DEVICES'] = ''
+        cmd = [
+            sys.executable, __file__, '--worker', worker, '--worker-args',
+            json.dumps(kwargs), '--threads',
+            str(self.threads)
+        ]
+        try:
+            proc = subprocess.run(
+                cmd,
+                cwd=REPO,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=min(left, self.case_timeout_s))
+        except subprocess.TimeoutExpired:
+            return dict(error=f'timed out after '
+                        f'{min(left, self.case_timeout_s):.0f} s')
+        lines = [
+            line for line in proc.stdout.splitlines()
+            if line.startswith('RESULT ')
+        ]
+        if proc.returncode or not lines:
+            tail = (proc.stderr or proc.stdout).strip().splitlines()
+            return dict(error=f'exit {proc.returncode}: ' +
+                        ' | '.join(tail[-3:])[-600:])
+        return json.loads(lines[-1][len('RESULT '):])
 
 
-def main() -> None:
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--batch', type=int, default=8)
+    parser.add_argument(
+        '--device', choices=('auto', 'cpu', 'cuda'), default='auto')
+    parser.add_argument(
+        '--amp',
+        choices=('none', 'fp16', 'bf16'),
+        default=None,
+        help='pre-training step precision (default: fp16 on '
+        'the GPU, none on the CPU)')
+    parser.add_argument(
+        '--batch',
+        type=int,
+        default=None,
+        help='pre-training batch (default: 64 on the GPU, '
+        '8 on the CPU)')
+    parser.add_argument(
+        '--sizes',
+        type=int,
+        nargs='+',
+        default=None,
+        help='pre-training sizes (default: 224 448)')
     parser.add_argument('--repeats', type=int, default=5)
     parser.add_argument('--threads', type=int, default=os.cpu_count())
+    parser.add_argument(
+        '--cases',
+        default=','.join(CASES),
+        help=f'comma-separated subset of {",".join(CASES)}')
+    parser.add_argument(
+        '--budget-s',
+        type=float,
+        default=float('inf'),
+        help='skip the cases that would start after this '
+        'many seconds')
+    parser.add_argument('--case-timeout-s', type=float, default=3600)
     parser.add_argument('--out', default='work_dirs/bench/benchmark.json')
-    parser.add_argument('--quick', action='store_true',
-                        help='224x224 steps and 512x512 backbones only')
+    parser.add_argument(
+        '--quick',
+        action='store_true',
+        help='224x224 steps and 512x512 backbones only')
     parser.add_argument('--worker', help=argparse.SUPPRESS)
     parser.add_argument('--worker-args', help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    cases = [c for c in args.cases.split(',') if c]
+    unknown = sorted(set(cases) - set(CASES))
+    if unknown:
+        parser.error(f'unknown --cases {unknown}; choose from {CASES}')
+    args.cases = cases
+    return args
 
+
+def resolve(args: argparse.Namespace, cuda: bool) -> dict:
+    """Device, precision, batch and sizes from the arguments and the
+    machine; ``amp_skipped`` says why a requested AMP does not run."""
+    device = ('cuda' if cuda else 'cpu') if args.device == 'auto' else \
+        args.device
+    if device == 'cuda' and not cuda:
+        raise SystemExit('--device cuda: no CUDA device here')
+    amp = args.amp or ('fp16' if device == 'cuda' else 'none')
+    amp_skipped = None
+    if device == 'cpu' and amp != 'none':
+        # bf16 autocast on the CPU aborts torch 2.1.2 (heap corruption, for
+        # mmpretrain's MAE as well), and mmengine's AmpOptimWrapper refuses
+        # CPUs: the CPU benchmark runs fp32.
+        amp_skipped = (f'--amp {amp} on the CPU: not run (mmengine\'s '
+                       'AmpOptimWrapper refuses CPUs; bf16 autocast aborts '
+                       'the process with torch 2.1.2); fp32 instead')
+        amp = 'none'
+    batch = args.batch or (64 if device == 'cuda' else 8)
+    sizes = args.sizes or ([224] if args.quick else [224, 448])
+    return dict(
+        device=device,
+        amp=amp,
+        amp_skipped=amp_skipped,
+        batch=batch,
+        sizes=sizes)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
     import torch
     torch.set_num_threads(args.threads)
     if args.worker:
@@ -269,102 +616,206 @@ def main() -> None:
         print('RESULT ' + json.dumps(result))
         return
 
-    b, r, t = args.batch, args.repeats, args.threads
-    sizes = [224] if args.quick else [224, 448]
+    setup = resolve(args, torch.cuda.is_available())
+    device, amp, b, sizes = (setup['device'], setup['amp'], setup['batch'],
+                             setup['sizes'])
+    r, t = args.repeats, args.threads
+    run = Runner(t, device, args.budget_s, args.case_timeout_s)
+    name = torch.cuda.get_device_name(0) if device == 'cuda' else 'cpu'
     results: Dict[str, dict] = dict(
         machine=dict(
             processor=platform.processor() or platform.machine(),
             cpu_threads=t,
-            device=torch.cuda.get_device_name(0)
-            if torch.cuda.is_available() else 'cpu',
+            device=name,
             torch=torch.__version__,
+            amp=amp,
+            amp_skipped=setup['amp_skipped'],
             batch=b,
-            repeats=r))
-    results['matmul_peak'] = run_case('matmul_peak', t, repeats=r)
-    peak = results['matmul_peak']['flops_per_s']
-    for size in sizes:
-        for kind in ('infmae', 'mae', 'dense'):
-            key = f'train_step/{kind}/{size}'
-            print(f'... {key}', flush=True)
-            results[key] = run_case('train_step', t, kind=kind, size=size,
-                                    batch=b, repeats=r if size == 224 else
-                                    max(2, r // 2))
-    results['iam_share'] = run_case('iam_share', t, batch=b, repeats=r)
-    bb_sizes = [(512, 512)] if args.quick else [(512, 512), (768, 1024)]
-    for h, w in bb_sizes:
-        for kind in ('infmae', 'mae'):
-            key = f'backbone/{kind}/{h}x{w}'
-            print(f'... {key}', flush=True)
-            results[key] = run_case('backbone', t, kind=kind, height=h,
-                                    width=w, repeats=r)
-    if not args.quick:
-        for which in ('upernet', 'mask_rcnn'):
-            print(f'... detector/{which}', flush=True)
-            results[f'inference/{which}'] = run_case(
-                'detector', t, which=which, repeats=max(2, r // 2))
+            repeats=r,
+            datasheet_peak_flops=datasheet_peak(name) if device ==
+            'cuda' else None))
+    if setup['amp_skipped']:
+        print(setup['amp_skipped'], flush=True)
+    results['matmul_peak'] = run(
+        'matmul_peak', repeats=r, amp=None if amp == 'none' else amp)
 
-    table = format_table(results, sizes, bb_sizes, peak)
+    def case(key: str, worker: str, /, **kwargs):
+        print(f'... {key}', flush=True)
+        results[key] = run(worker, **kwargs)
+        if 'error' in results[key]:
+            print(f'    {results[key]["error"]}', flush=True)
+
+    if 'pretrain' in args.cases:
+        for size in sizes:
+            for kind in PRETRAIN_KINDS:
+                case(
+                    f'train_step/{kind}/{size}',
+                    'train_step',
+                    kind=kind,
+                    size=size,
+                    batch=b,
+                    repeats=r if size == sizes[0] else max(2, r // 2),
+                    amp=None if amp == 'none' else amp)
+    if 'iam' in args.cases:
+        case('iam_share', 'iam_share', batch=8, repeats=r)
+    bb_sizes = [(512, 512)] if args.quick else [(512, 512), (768, 1024)]
+    if 'backbone' in args.cases:
+        for h, w in bb_sizes:
+            for kind in ('infmae', 'mae'):
+                case(
+                    f'backbone/{kind}/{h}x{w}',
+                    'backbone',
+                    kind=kind,
+                    height=h,
+                    width=w,
+                    repeats=r)
+    full = (OURS if 'inference' in args.cases else ()) + \
+        (PEERS if 'peers' in args.cases else ())
+    if not args.quick:
+        for key in full:  # the package's models first, then the peers
+            case(
+                f'inference/{key}',
+                'inference',
+                name=key,
+                repeats=max(2, r // 2) if device == 'cpu' else r)
+
+    from infmae_mm.utils.io import atomic_write_text
+    atomic_write_text(args.out, json.dumps(results, indent=2))
+    try:
+        table = format_table(results, sizes, bb_sizes)
+    except Exception as exc:  # keep the measurements whatever happens
+        table = f'(table not formatted: {type(exc).__name__}: {exc})'
     print(table)
     results['table'] = table
-    from infmae_mm.utils.io import atomic_write_text
     atomic_write_text(args.out, json.dumps(results, indent=2))
     print(f'Wrote {args.out}')
 
 
-def format_table(results: dict, sizes, bb_sizes, peak: float) -> str:
+def _ok(results: dict, key: str) -> Optional[dict]:
+    value = results.get(key)
+    return value if value and 'error' not in value else None
+
+
+def format_table(results: dict, sizes, bb_sizes) -> str:
+    """The Markdown tables of a run (missing or failed cases say why)."""
     m = results['machine']
-    rows = [f'Machine: {m["processor"]}, {m["cpu_threads"]} threads, '
-            f'device {m["device"]}, torch {m["torch"]}; batch {m["batch"]}, '
-            f'median of {m["repeats"]}; fp32 matmul peak '
-            f'{peak / 1e9:.0f} GFLOP/s', '',
-            '| pre-training step | size | s/step | images/s | peak MB | '
-            'GFLOP/step | MFU | vs MAE ViT-B | vs dense |',
-            '|---|---|---|---|---|---|---|---|---|']
-    for size in sizes:
-        mae = results[f'train_step/mae/{size}']['seconds']
-        dense = results[f'train_step/dense/{size}']['seconds']
-        for kind, label in (('infmae', 'InfMAE-B (fast path)'),
-                            ('mae', 'MAE ViT-B (mmpretrain)'),
-                            ('dense', 'InfMAE-B (dense reference)')):
-            r = results[f'train_step/{kind}/{size}']
-            mfu = r['flops'] / r['seconds'] / peak
-            rows.append(
-                f'| {label} | {size} | {r["seconds"]:.2f} | '
-                f'{r["images_per_s"]:.2f} | {r["peak_memory_mb"]:.0f} | '
-                f'{r["flops"] / 1e9:.1f} | {mfu:.0%} | '
-                f'{r["seconds"] / mae:.2f}x | {r["seconds"] / dense:.2f}x |')
-    iam = results['iam_share']
-    step = results['train_step/infmae/224']['seconds']
-    rows += ['', '| IAM masking, batch per step | seconds | share of the '
-             'InfMAE-B 224 step |', '|---|---|---|',
-             f'| pipeline transform (intensity, 1 worker thread), summed over '
-             f'the batch | '
-             f'{iam["pipeline_seconds_per_batch"]:.4f} | '
-             f'{iam["pipeline_seconds_per_batch"] / step:.2%} |',
-             f'| in-model official linear scorer | '
-             f'{iam["in_model_seconds_per_batch"]:.4f} | '
-             f'{iam["in_model_seconds_per_batch"] / step:.2%} |']
-    rows += ['', '| backbone inference, batch 1 | size | s | GFLOP | '
-             'time ratio | FLOPs ratio |', '|---|---|---|---|---|---|']
-    for h, w in bb_sizes:
-        ours = results[f'backbone/infmae/{h}x{w}']
-        mae = results[f'backbone/mae/{h}x{w}']
-        for label, r in (('InfMAE-B', ours), ('mmseg MAE ViT-B', mae)):
-            rows.append(
-                f'| {label} | {h}x{w} | {r["seconds"]:.3f} | '
-                f'{r["flops"] / 1e9:.0f} | {r["seconds"] / mae["seconds"]:.2f}'
-                f' | {r["flops"] / mae["flops"]:.2f} |')
-    if 'inference/upernet' in results:
-        rows += ['', '| full model inference (predict), batch 1 | size | s | '
-                 'images/s | peak MB |', '|---|---|---|---|---|']
-        for key, label, size in (('upernet', 'UperNet + InfMAE-B',
-                                  '480x640'),
-                                 ('mask_rcnn', 'Mask R-CNN + InfMAE-B',
-                                  '768x1024')):
-            r = results[f'inference/{key}']
-            rows.append(f'| {label} | {size} | {r["seconds"]:.2f} | '
+    matmul = _ok(results, 'matmul_peak')
+    measured = matmul['flops_per_s'] if matmul else None
+    gpu = m['device'] != 'cpu'
+    peak = m.get('datasheet_peak_flops') if gpu else measured
+    if gpu:
+        peak_note = (f'MFU against the datasheet dense fp16/bf16 peak '
+                     f'{peak / 1e12:.0f} TFLOP/s'
+                     if peak else 'no datasheet peak known for this device')
+        if measured:
+            peak_note += (f'; measured {matmul["dtype"]} {matmul["n"]}^3 '
+                          f'matmul {measured / 1e12:.0f} TFLOP/s')
+    else:
+        peak_note = (f'MFU against the fp32 matmul rate measured in the run, '
+                     f'{measured / 1e9:.0f} GFLOP/s'
+                     if measured else 'matmul peak not measured')
+    rows = [
+        f'Machine: {m["processor"]}, {m["cpu_threads"]} threads, '
+        f'device {m["device"]}, torch {m["torch"]}; precision '
+        f'{m["amp"] if m["amp"] != "none" else "fp32"}; batch '
+        f'{m["batch"]}, median of {m["repeats"]}; {peak_note}'
+    ]
+    if m.get('amp_skipped'):
+        rows.append(m['amp_skipped'])
+
+    def fail(key):
+        value = results.get(key)
+        return value['error'] if value else 'not run'
+
+    step_keys = [k for k in results if k.startswith('train_step/')]
+    if step_keys:
+        rows += [
+            '', '| pre-training step | size | batch | s/step | '
+            'images/s | peak MB | GFLOP/step | MFU | vs MAE ViT-B | '
+            'vs dense |', '|---|---|---|---|---|---|---|---|---|---|'
+        ]
+        for size in sizes:
+            mae = _ok(results, f'train_step/mae/{size}')
+            dense = _ok(results, f'train_step/dense/{size}')
+            for kind, label in PRETRAIN_KINDS.items():
+                key = f'train_step/{kind}/{size}'
+                r = _ok(results, key)
+                if r is None:
+                    rows.append(f'| {label} | {size} | | {fail(key)} | | | | '
+                                f'| | |')
+                    continue
+                per_image = r['seconds'] / r['batch']
+                rate = r['flops'] / r['seconds']
+                mfu = f'{rate / peak:.0%}' if peak else 'n/a'
+                if gpu and measured:
+                    mfu += f' ({rate / measured:.0%})'
+                vs = [
+                    f'{per_image / (o["seconds"] / o["batch"]):.2f}x'
+                    if o else 'n/a' for o in (mae, dense)
+                ]
+                rows.append(
+                    f'| {label} | {size} | {r["batch"]} | '
+                    f'{r["seconds"]:.3f} | {r["images_per_s"]:.1f} | '
+                    f'{r["peak_memory_mb"]:.0f} | {r["flops"] / 1e9:.0f} | '
+                    f'{mfu} | {vs[0]} | {vs[1]} |')
+        rows.append(
+            '(ratios per image; GFLOP counted forward + backward, '
+            'attention included' +
+            ('; MFU in brackets: against the '
+             'matmul measured in the run)' if gpu and measured else ')'))
+    iam = _ok(results, 'iam_share')
+    step = _ok(results, f'train_step/infmae/{sizes[0]}')
+    if iam and step:
+        per_step = step['seconds'] * 8 / step['batch']
+        rows += [
+            '', f'| IAM masking, batch of 8 at 224 | seconds | share of '
+            f'the InfMAE-B {sizes[0]} step (8 images) |', '|---|---|---|',
+            f'| pipeline transform (1 worker thread), summed over the '
+            f'batch | {iam["pipeline_seconds_per_batch"]:.4f} | '
+            f'{iam["pipeline_seconds_per_batch"] / per_step:.2%} |',
+            f'| in-model official linear scorer | '
+            f'{iam["in_model_seconds_per_batch"]:.4f} | '
+            f'{iam["in_model_seconds_per_batch"] / per_step:.2%} |'
+        ]
+    if any(k.startswith('backbone/') for k in results):
+        rows += [
+            '', '| backbone inference, batch 1 | size | s | GFLOP | '
+            'time ratio | FLOPs ratio |', '|---|---|---|---|---|---|'
+        ]
+        for h, w in bb_sizes:
+            mae = _ok(results, f'backbone/mae/{h}x{w}')
+            for kind, label in (('infmae', 'InfMAE-B'), ('mae',
+                                                         'mmseg MAE ViT-B')):
+                key = f'backbone/{kind}/{h}x{w}'
+                r = _ok(results, key)
+                if r is None or mae is None:
+                    rows.append(f'| {label} | {h}x{w} | {fail(key)} | | | |')
+                    continue
+                rows.append(f'| {label} | {h}x{w} | {r["seconds"]:.3f} | '
+                            f'{r["flops"] / 1e9:.0f} | '
+                            f'{r["seconds"] / mae["seconds"]:.2f} | '
+                            f'{r["flops"] / mae["flops"]:.2f} |')
+    full = [k for k in FULL_MODELS if f'inference/{k}' in results]
+    if full:
+        rows += [
+            '', '| full model inference (predict), batch 1, fp32 | '
+            'size | s | images/s | peak MB | params M | GMAC (of which '
+            'SDPA) |', '|---|---|---|---|---|---|---|'
+        ]
+        for key in full:
+            _, _, (h, w), label = FULL_MODELS[key]
+            r = _ok(results, f'inference/{key}')
+            if r is None:
+                rows.append(f'| {label} | {h}x{w} | '
+                            f'{fail("inference/" + key)} | | | | |')
+                continue
+            macs = (f'{r["macs"] / 1e9:.0f} '
+                    f'({r["attention_macs"] / 1e9:.1f})' if 'macs' in r else
+                    f'not counted: {r.get("macs_error", "")[:80]}')
+            rows.append(f'| {label} | {h}x{w} | {r["seconds"]:.3f} | '
                         f'{1 / r["seconds"]:.2f} | '
-                        f'{r["peak_memory_mb"]:.0f} |')
+                        f'{r["peak_memory_mb"]:.0f} | '
+                        f'{r["params"] / 1e6:.1f} | {macs} |')
     return '\n'.join(rows)
 
 

@@ -5,17 +5,26 @@
 mmseg 1.2.2's own ``tools/analysis_tools/get_flops.py`` cannot run with
 mmengine 0.10.x for any config (it passes both ``input_shape`` and ``inputs``
 to ``get_model_complexity_info``, which refuses that); this tool counts the
-same thing, the model's ``mode='tensor'`` forward on one random image.
+same thing, the model's ``mode='tensor'`` forward on one random image, and
+also counts ``scaled_dot_product_attention`` (which the hosts' counters skip:
+``infmae_mm.analysis.complexity_with_attention``). FLOPs are multiply-adds,
+as the hosts' tools report them.
 """
 import argparse
 from functools import partial
 
 import torch
-from mmengine.analysis import get_model_complexity_info
 from mmengine.config import Config, DictAction
 from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import MODELS, init_default_scope
 from mmengine.structures import BaseDataElement
+
+from infmae_mm.analysis import complexity_with_attention
+
+
+def giga(count: int) -> str:
+    """A count in units of 10^9 (G), as the hosts' tools print FLOPs."""
+    return f'{count / 1e9:.3f} G'
 
 
 def parse_args() -> argparse.Namespace:
@@ -63,14 +72,18 @@ def main() -> None:
             data_samples=[data_sample_type(scope)(metainfo=meta)]))
     model.forward = partial(
         model.forward, data_samples=data['data_samples'], mode='tensor')
-    result = get_model_complexity_info(
-        model, inputs=data['inputs'], show_table=args.show_table,
-        show_arch=False)
+    result = complexity_with_attention(
+        model, data['inputs'], show_table=args.show_table)
     line = '=' * 40
     if args.show_table:
-        print(result['out_table'])
+        print(result['table'])
+    skipped = ', '.join(f'{op} x{n}'
+                        for op, n in result['unsupported_ops'].items())
     print(f'{line}\nConfig: {args.config}\nInput shape: {(channels, h, w)}\n'
-          f'Flops: {result["flops_str"]}\nParams: {result["params_str"]}\n'
+          f'Flops: {giga(result["flops"])} (multiply-adds; attention '
+          f'{giga(result["attention_flops"])} of them)\n'
+          f'Params: {result["params"] / 1e6:.3f} M\n'
+          f'Not counted (elementwise and others): {skipped or "none"}\n'
           f'{line}')
 
 

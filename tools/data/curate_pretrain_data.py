@@ -2,12 +2,13 @@
 """Curate raw infrared image folders into a pre-training set, like Inf30.
 
 Drops unreadable files, images whose width and height are both under
-``--min-side`` pixels and near-duplicates (64-bit DCT perceptual hash within
-``--dedup-threshold`` bits of a kept image), then writes into OUT_DIR:
+``--min-side`` pixels and near-duplicates of a kept image (re-encoded,
+resized, brighter, other bit depth, or moved like video frames: shifted or
+cropped by up to ~10%, zoomed by up to ~10%), then writes into OUT_DIR:
 
 * ``manifest.txt``: the kept images, one path per line relative to OUT_DIR
-  (read by ``configs/pretrain/_base_/datasets/ir_manifest_bs64_infmae.py``
-  with ``data_root=OUT_DIR``);
+  (read by the config ``configs/pretrain/infmae_vit-base-p16_4xb64-amp-``
+  ``coslr-400e_ir-manifest.py`` with ``data_root=OUT_DIR``);
 * ``curation_report.csv``: every input and why it was dropped;
 * ``stats.txt``, ``stats.json``, ``stats.png``: information entropy (paper,
   equation 1), resolutions, counts per source;
@@ -19,10 +20,10 @@ Examples::
     T=tools/data/curate_pretrain_data.py
     python $T data/raw/flir data/raw/kaist --out data/curated --workers 4
     python $T data/raw/flir data/raw/kaist --out data/curated --resume
-    python $T data/raw/flir --out data/curated --link --dedup-threshold 10
+    python $T data/raw/flir --out data/curated --copy --crop-borders
     python $T data/curated/manifest.txt --stats-only --out work_dirs/stats
 
-See :mod:`infmae_mm.datasets.curation` for the measures and why.
+See :mod:`infmae_mm.curation` for the measures and why.
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ import argparse
 import sys
 from typing import List, Optional
 
-from infmae_mm.datasets import curation
+from infmae_mm import curation
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -49,10 +50,20 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                    'this many pixels (default: %(default)s, as the paper)')
     p.add_argument('--dedup-threshold', type=int,
                    default=curation.DEFAULT_DEDUP_THRESHOLD,
-                   help='largest Hamming distance (of 64 bits) between the '
-                   'perceptual hashes of near-duplicates (default: '
-                   '%(default)s; about 10 for video frames; negative: keep '
+                   help='largest Hamming distance (of 64 bits) between '
+                   'window hashes that makes a kept image a near-duplicate '
+                   'candidate (default: %(default)s; larger finds more '
+                   'candidates and costs more comparisons; negative: keep '
                    'near-duplicates)')
+    p.add_argument('--min-similarity', type=float,
+                   default=curation.DEFAULT_MIN_SIMILARITY,
+                   help='smallest shift- and scale-tolerant similarity '
+                   '(0-1) of a candidate that makes it a near-duplicate '
+                   '(default: %(default)s)')
+    p.add_argument('--crop-borders', action='store_true',
+                   help='crop constant borders (black bars, padding) before '
+                   'measuring; with --copy the cropped image is written; '
+                   'the crop box of each image is in the report')
     place = p.add_mutually_exclusive_group()
     place.add_argument('--copy', dest='transfer', action='store_const',
                        const='copy', help='copy kept files to OUT_DIR/images')
@@ -82,6 +93,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         p.error('--min-side must be >= 0')
     if args.stats_only and args.transfer:
         p.error('--stats-only does not copy or link files')
+    if not 0.0 <= args.min_similarity <= 1.0:
+        p.error('--min-similarity must be in [0, 1]')
     return args
 
 
@@ -98,10 +111,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         result = curation.curate(
             args.inputs, args.out, min_side=args.min_side,
             dedup_threshold=args.dedup_threshold, transfer=args.transfer,
-            resume=args.resume, workers=args.workers, verbose=verbose)
+            resume=args.resume, workers=args.workers, verbose=verbose,
+            min_similarity=args.min_similarity,
+            crop_borders=args.crop_borders)
     except KeyboardInterrupt:
         return 130
-    except (FileNotFoundError, ValueError) as e:
+    except (FileNotFoundError, ValueError, ImportError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
     print(curation.format_statistics(result.statistics), end='')

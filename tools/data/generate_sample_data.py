@@ -22,7 +22,8 @@ import sys
 import time
 from typing import List, Optional
 
-from infmae_mm.datasets import synthetic as syn
+from infmae_mm import testing as syn
+from infmae_mm.datasets.metainfo import M3FD_CLASSES, MSRS_CLASSES
 
 DEFAULT_NUM = {'pretrain': 64, 'msrs': 8, 'm3fd': 12, 'irstd': 8}
 DEFAULT_SIZE = {'pretrain': (256, 256), 'msrs': (480, 640),
@@ -85,7 +86,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         split = syn.write_msrs_like(out, num_train=num, num_test=num_test,
                                     size=size, seed=args.seed)
         print(f'msrs: wrote MSRS-like segmentation data ({size[0]}x{size[1]}, '
-              f'{len(syn.MSRS_CLASSES)} classes) to {out}')
+              f'{len(MSRS_CLASSES)} classes) to {out}')
         for s, stems in split.items():
             print(f'  {os.path.join(out, s, "ir")}/  {len(stems)} images')
             print(f'  {os.path.join(out, s, "Segmentation_labels")}/  '
@@ -94,7 +95,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         stems = syn.write_m3fd_like(out, num_images=num, size=size,
                                     seed=args.seed)
         print(f'm3fd: wrote M3FD-like detection data ({size[0]}x{size[1]}, '
-              f'classes {", ".join(syn.M3FD_CLASSES)}) to {out}')
+              f'classes {", ".join(M3FD_CLASSES)}) to {out}')
         print(f'  {os.path.join(out, "Ir")}/  {len(stems)} images')
         print(f'  {os.path.join(out, "Annotation")}/  {len(stems)} VOC xml')
     else:

@@ -19,7 +19,7 @@ consecutive stem numbers) together. ``--split random`` is there for
 comparison with papers that split at random. Category ids are 1..6 for
 People, Car, Bus, Motorcycle, Lamp, Truck; boxes are
 ``[xmin, ymin, xmax - xmin, ymax - ymin]`` clipped to the image. The full
-rules are in :mod:`infmae_mm.datasets.m3fd_conversion`.
+rules are in :mod:`infmae_mm.converters.m3fd`.
 """
 from __future__ import annotations
 
@@ -27,8 +27,9 @@ import argparse
 import sys
 from typing import List, Optional
 
-from infmae_mm.datasets.m3fd_conversion import (SPLIT_METHODS, convert_m3fd,
-                                                format_summary)
+from infmae_mm.converters.m3fd import (DEFAULT_SCENE_THRESHOLD,
+                                      SPLIT_METHODS, convert_m3fd,
+                                      format_summary)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -49,10 +50,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--min-box-size', type=float, default=1.0,
                    help='drop boxes narrower or lower than this many pixels '
                    'after clipping (default 1)')
-    p.add_argument('--scene-threshold', type=float, default=0.6,
+    p.add_argument('--scene-threshold', type=float,
+                   default=DEFAULT_SCENE_THRESHOLD,
                    help='scene split: consecutive frames whose similarity '
-                   '(shift-tolerant thumbnail correlation, -1..1) is below '
-                   'this start a new scene (default 0.6)')
+                   "(curation's shift-tolerant near-duplicate measure, 0..1)"
+                   ' is below this start a new scene (default %(default)s)')
     args = p.parse_args(argv)
     if not 0.0 < args.val_ratio < 1.0:
         p.error('--val-ratio must be in (0, 1)')

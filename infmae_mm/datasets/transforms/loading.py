@@ -26,7 +26,8 @@ from mmcv.transforms import BaseTransform
 from mmengine import fileio
 from mmengine.logging import print_log
 
-from infmae_mm.datasets.image_decoding import (ImageDecodeError, decode_image,
+from infmae_mm.datasets.image_decoding import (ImageDecodeError,
+                                               decode_thermal,
                                                stretch_to_uint8)
 from infmae_mm.registry import register_in_hosts
 
@@ -171,7 +172,8 @@ class ThermalNormalize(BaseTransform):
 
 @register_in_hosts('TRANSFORMS')
 class LoadThermalImage(BaseTransform):
-    """Load an 8- or 16-bit infrared image (PNG, TIFF, PGM, JPEG, BMP).
+    """Load an infrared image: 8/16-bit PNG, TIFF, PGM, JPEG, BMP, or the
+    temperature map of a FLIR radiometric JPEG.
 
     The file is decoded as stored (OpenCV ``IMREAD_UNCHANGED``, so a JPEG's
     EXIF orientation is not applied), reduced to
@@ -179,6 +181,15 @@ class LoadThermalImage(BaseTransform):
     given ``to_channels`` channels. With the defaults an 8-bit gray image
     comes out exactly as mmcv's ``LoadImageFromFile`` gives it: its values
     in 3 identical channels.
+
+    FLIR radiometric JPEGs (R-JPEG) are read as float32 temperature maps in
+    degrees Celsius through the optional ``flyr`` package
+    (:func:`~infmae_mm.datasets.image_decoding.read_flir_celsius`) and then
+    mapped like 16-bit input: ``mode='fixed', value_range=(lo, hi)`` in
+    degrees Celsius gives every image the same temperature scale,
+    ``'percentile'`` stretches each image. Without ``flyr`` such a file
+    fails with an error saying how to install it (or to set
+    ``radiometric=False``, which reads the JPEG picture instead).
 
     A file that cannot be read (missing, empty, truncated, not an image)
     raises :class:`~infmae_mm.datasets.image_decoding.ImageDecodeError`
@@ -218,6 +229,8 @@ class LoadThermalImage(BaseTransform):
             Defaults to 3.
         backend_args (dict, optional): mmengine file backend arguments, for
             images outside the local file system. Defaults to None.
+        radiometric (bool): Read FLIR radiometric JPEGs as temperatures.
+            Defaults to True.
     """
 
     def __init__(self,
@@ -226,13 +239,15 @@ class LoadThermalImage(BaseTransform):
                  percentiles: Sequence[float] = (0.5, 99.5),
                  normalize_8bit: bool = False,
                  to_channels: int = 3,
-                 backend_args: Optional[dict] = None) -> None:
+                 backend_args: Optional[dict] = None,
+                 radiometric: bool = True) -> None:
         if to_channels not in (1, 3):
             raise ValueError(
                 f'to_channels must be 1 or 3, got {to_channels!r}.')
         self.normalizer = ThermalNormalize(mode, value_range, percentiles,
                                            normalize_8bit)
         self.to_channels = to_channels
+        self.radiometric = radiometric
         self.backend_args = None if backend_args is None else \
             backend_args.copy()
 
@@ -246,7 +261,7 @@ class LoadThermalImage(BaseTransform):
             raise ImageDecodeError(f'cannot read: {e.strerror or e}', path,
                                    UNREADABLE_HINT) from None
         try:
-            return decode_image(data)
+            return decode_thermal(data, self.radiometric)
         except ImageDecodeError as e:
             raise ImageDecodeError(e.reason, path, UNREADABLE_HINT) from None
 
@@ -281,4 +296,5 @@ class LoadThermalImage(BaseTransform):
                 f'value_range={n.value_range}, percentiles={n.percentiles}, '
                 f'normalize_8bit={n.normalize_8bit}, '
                 f'to_channels={self.to_channels}, '
-                f'backend_args={self.backend_args})')
+                f'backend_args={self.backend_args}, '
+                f'radiometric={self.radiometric})')

@@ -1,3 +1,7 @@
+from .compact_log_constructor import CompactLogOptimWrapperConstructor
 from .layer_decay_constructor import InfMAELayerDecayOptimWrapperConstructor
 
-__all__ = ['InfMAELayerDecayOptimWrapperConstructor']
+__all__ = [
+    'CompactLogOptimWrapperConstructor',
+    'InfMAELayerDecayOptimWrapperConstructor'
+]

@@ -1,4 +1,5 @@
 """Layer-wise learning-rate decay for models with an InfMAEViT backbone."""
+from functools import partial
 from typing import Dict, List, Tuple
 
 import torch.nn as nn
@@ -6,6 +7,27 @@ from mmengine.logging import MMLogger
 from mmengine.optim import DefaultOptimWrapperConstructor
 
 from infmae_mm.registry import register_in_hosts
+
+
+def plain_vit_layer_depth(num_blocks: int, param_name: str,
+                          prefix: str = '') -> Tuple[int, int]:
+    """Depth of a parameter of a plain ViT named as mmpretrain's and mmseg's
+    ``VisionTransformer`` (``patch_embed``, ``cls_token``, ``pos_embed``,
+    ``layers.<i>``): 0 for the embeddings, i + 1 for block i, and
+    ``num_blocks + 1`` for the rest (final norm, neck, heads).
+
+    Returns:
+        tuple[int, int]: ``(depth, num_blocks + 2)``.
+    """
+    num_layers = num_blocks + 2
+    if not param_name.startswith(prefix):
+        return num_layers - 1, num_layers
+    name = param_name[len(prefix):]
+    if name in ('cls_token', 'pos_embed') or name.startswith('patch_embed'):
+        return 0, num_layers
+    if name.startswith('layers.'):
+        return int(name.split('.')[1]) + 1, num_layers
+    return num_layers - 1, num_layers
 
 
 @register_in_hosts('OPTIM_WRAPPER_CONSTRUCTORS')
@@ -17,7 +39,9 @@ class InfMAELayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     put InfMAE's conv stages at the *full* learning rate. This constructor
     asks ``model.backbone.get_layer_depth(name)`` instead: for ``InfMAEViT``
     the stem and conv stages get the deepest decay, stage-3 block i depth
-    i + 1, and necks and heads the full rate. The learning rate of a
+    i + 1, and necks and heads the full rate (mmpretrain's
+    ``VisionTransformer`` has the same method; mmseg's, which lacks it, gets
+    :func:`plain_vit_layer_depth`). The learning rate of a
     parameter at depth d is ``lr * layer_decay_rate ** (num_layers - 1 - d)``.
 
     No weight decay on 1-D parameters (norms, biases, layer scales), on
@@ -41,7 +65,13 @@ class InfMAELayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
                    prefix: str = '',
                    **kwargs) -> None:
         backbone = getattr(module, 'backbone', None)
-        if not hasattr(backbone, 'get_layer_depth'):
+        layer_depth = getattr(backbone, 'get_layer_depth', None)
+        if layer_depth is None and isinstance(
+                getattr(backbone, 'layers', None), nn.ModuleList) and hasattr(
+                    backbone, 'patch_embed'):
+            # mmseg's VisionTransformer: the plain-ViT rule by name.
+            layer_depth = partial(plain_vit_layer_depth, len(backbone.layers))
+        if layer_depth is None:
             raise TypeError(
                 f'InfMAELayerDecayOptimWrapperConstructor needs a model whose '
                 f'backbone has get_layer_depth(); {type(module).__name__} '
@@ -53,7 +83,7 @@ class InfMAELayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         for name, param in module.named_parameters(prefix=prefix.rstrip('.')):
             if not param.requires_grad:
                 continue
-            depth, num_layers = backbone.get_layer_depth(name, 'backbone.')
+            depth, num_layers = layer_depth(name, 'backbone.')
             scale = decay_rate**(num_layers - 1 - depth)
             no_decay = (param.ndim == 1 or name.endswith('.bias')
                         or any(k in name for k in no_decay_names))

@@ -12,10 +12,13 @@ from mmengine.logging import MMLogger
 from infmae_mm.registry import register_in_hosts
 from ..layers import (ConvPatchEmbed, MaskedConvBlock, RelativePositionBias,
                       TransformerBlock, resize_pos_embed, sincos_pos_embed_2d)
-from ..layers.visible_blocks import map_to_blocks
-from ..masking import (IAMMask, IAMMasking, check_token_grid,
-                       upsample_token_mask)
+from ..masking import IAMMask, check_token_grid, upsample_token_mask
 from .pretrained import adapt_to_model, load_encoder_state_dict, summarize_keys
+from .visible_conv_stages import map_to_blocks, visible_conv_stages
+
+#: ImageNet statistics (RGB, 0-255) that host configs normalise with.
+IMAGENET_MEAN = (123.675, 116.28, 103.53)
+IMAGENET_STD = (58.395, 57.12, 57.375)
 
 #: Patch sizes of the three embeddings: stride 4, 8 and 16 overall.
 PATCH_SIZES = (4, 2, 2)
@@ -37,8 +40,9 @@ class InfMAEViT(BaseModule):
 
     Two modes:
 
-    * ``forward(x, mask)``, ``mask`` an :class:`IAMMask` or True (pre-training):
-      conv stages see only visible patches, stage 3 runs on the visible tokens
+    * ``forward(x, mask)``, ``mask`` an :class:`IAMMask` (pre-training; the
+      masks come from the data pipeline or ``InfMAE.mask_generator``): conv
+      stages see only visible patches, stage 3 runs on the visible tokens
       only. Returns ``(latent, mask, ids_restore)``.
     * ``forward(x, mask=None)`` (features): F1 (stride 4), F2 (stride 8) and
       F3 (stride 16) as NCHW maps, selected by ``out_indices``.
@@ -74,17 +78,29 @@ class InfMAEViT(BaseModule):
         global_attn_indexes (Sequence[int]): Stage-3 blocks that keep global
             attention when ``window_size`` is set. Defaults to (2, 5, 8, 10).
         masked_conv (str): How the masked mode computes the conv stages:
-            ``'visible'`` (default) only at visible patches, about 4x less
-            work at a 75% mask; ``'dense'`` over the whole map with masked
-            positions zeroed before each mixer, as the official code does.
-            Both give the same outputs (the dense one is the reference).
+            ``'visible'`` (default) only at visible patches
+            (:mod:`.visible_conv_stages`), about 4x less work at a 75% mask;
+            ``'dense'`` over the whole map with masked positions zeroed
+            before each mixer, as the official code does. Both give the same
+            outputs (the dense one is the reference).
         frozen_stages (int): Freeze stages up to this one: 1 = stage 1,
             2 = stages 1-2, 3 = the whole encoder (linear probing); -1 (the
             default) freezes nothing. Frozen parts stay in eval mode.
-        mask_cfg (dict): Parameter-free IAM used when ``forward`` gets
-            ``mask=True``. Defaults to intensity scoring with stride 4.
+        out_type (str): Form of each feature-mode output, as mmpretrain's
+            ``VisionTransformer`` names them: ``'featmap'`` (default) the
+            NCHW map (B, C, h, w); ``'avg_featmap'`` its spatial average
+            (B, C), what a classification head takes (``neck=None``);
+            ``'raw'`` the flattened map (B, h * w, C). There is no class
+            token, so ``'cls_token'`` is refused.
+        pretrained (str, optional): Accepted for host configs that pass it
+            to every backbone (mmseg's ``EncoderDecoder`` hands
+            ``model.pretrained`` down) and ignored with a warning: InfMAE
+            weights load through ``init_cfg=dict(type='Pretrained', ...)``.
         init_cfg (dict | list[dict], optional): Initialisation config.
     """
+
+    #: ``out_type`` choices (see the class docstring).
+    OUT_TYPES = ('featmap', 'avg_featmap', 'raw')
 
     arch_zoo: Dict[str, dict] = {
         **dict.fromkeys(['n', 'nano'], {
@@ -130,9 +146,28 @@ class InfMAEViT(BaseModule):
                  global_attn_indexes: Sequence[int] = (2, 5, 8, 10),
                  frozen_stages: int = -1,
                  masked_conv: str = 'visible',
-                 mask_cfg: Optional[dict] = None,
+                 out_type: str = 'featmap',
+                 pretrained: Optional[str] = None,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        if pretrained is not None:
+            MMLogger.get_current_instance().warning(
+                f'InfMAEViT ignores pretrained={pretrained!r}: it is meant '
+                f'for the backbone this config replaced (mmseg copies '
+                f'model.pretrained into the backbone). Load InfMAE weights '
+                f"with model.backbone.init_cfg=dict(type='Pretrained', "
+                f'checkpoint=...) and set model.pretrained=None to silence '
+                f'this warning.')
+        if out_type not in self.OUT_TYPES:
+            advice = ''
+            if out_type == 'cls_token':
+                advice = (" InfMAEViT has no class token: use out_type="
+                          "'avg_featmap' (the F3 tokens averaged) for a "
+                          'classification head.')
+            raise ValueError(f'model.backbone.out_type must be one of '
+                             f'{self.OUT_TYPES}, got {out_type!r}.{advice}')
+        self.out_type = out_type
+        self._input_statistics_checked = False
         self.arch_settings = self._parse_arch(arch)
         dims = tuple(self.arch_settings['embed_dims'])
         depths = tuple(self.arch_settings['depths'])
@@ -200,14 +235,6 @@ class InfMAEViT(BaseModule):
             sincos_pos_embed_2d(dims[2], self.grid_size).reshape(
                 1, num_tokens, dims[2]),
             requires_grad=learnable_pos_embed)
-        mask_cfg = dict(scorer='intensity', stride=4, descending=True,
-                        **(mask_cfg or {}))
-        if mask_cfg['scorer'] == 'linear':
-            raise ValueError(
-                "InfMAEViT's own masking must be parameter-free; configure "
-                "the official 'linear' scorer on the InfMAE algorithm "
-                "(mask_generator=dict(scorer='linear')).")
-        self.default_masking = IAMMasking(**mask_cfg)
         self._freeze_stages()
 
     def _is_global(self, index: int) -> bool:
@@ -416,6 +443,38 @@ class InfMAEViT(BaseModule):
         return resize_pos_embed(
             self.pos_embed, self.grid_size, grid_size, skip_same_shape=False)
 
+    def _warn_if_imagenet_normalised(self, x: torch.Tensor) -> None:
+        """Warn once when a batch looks like gray images under ImageNet
+        normalisation (a swap that kept the host's data preprocessor).
+
+        Gray infrared images are read as 3 identical channels; normalising
+        them with per-channel ImageNet mean/std makes the channels differ by
+        an exact affine map. So when undoing ImageNet normalisation (RGB or
+        BGR order) makes the channels of most pixels equal again while the
+        inputs differ, the preprocessor is the host's ImageNet one.
+        """
+        if (self.in_channels != 3 or torch.jit.is_tracing()
+                or not x.is_floating_point()):
+            return
+        with torch.no_grad():
+            x = x[:4].float()
+            spread = x.amax(1) - x.amin(1)  # (B, H, W)
+            for mean, std in ((IMAGENET_MEAN, IMAGENET_STD),
+                              (IMAGENET_MEAN[::-1], IMAGENET_STD[::-1])):
+                gray = x * x.new_tensor(std).view(1, 3, 1, 1) + x.new_tensor(
+                    mean).view(1, 3, 1, 1)
+                agree = (gray.amax(1) - gray.amin(1)) < 0.5
+                if ((agree & (spread > 1e-3)).float().mean() > 0.5):
+                    MMLogger.get_current_instance().warning(
+                        'InfMAEViT: the input looks like gray (infrared) '
+                        'images normalised with ImageNet mean/std, probably '
+                        "the host config's data preprocessor. InfMAE was "
+                        'pre-trained with the infrared statistics: set '
+                        'model.data_preprocessor mean=[0.425 * 255] * 3, '
+                        'std=[0.200 * 255] * 3 and bgr_to_rgb=False '
+                        '(to_rgb=False in mmpretrain).')
+                    return
+
     def embed_tokens(self, f2: torch.Tensor) -> torch.Tensor:
         """Stage-3 tokens (B, N, C3) with positions, from F2 (B, C2, h2, w2)."""
         x = self.patch_embed3(f2)
@@ -427,7 +486,7 @@ class InfMAEViT(BaseModule):
     def forward(
         self,
         x: torch.Tensor,
-        mask: Optional[Union[bool, IAMMask]] = None,
+        mask: Optional[IAMMask] = None,
         stage_fusion: Optional[nn.Module] = None,
     ) -> Union[Tuple[torch.Tensor, ...], Tuple[torch.Tensor, torch.Tensor,
                                                  torch.Tensor]]:
@@ -435,25 +494,35 @@ class InfMAEViT(BaseModule):
 
         Args:
             x (torch.Tensor): (B, C, H, W), H and W multiples of 16.
-            mask (IAMMask | bool | None): An :class:`IAMMask` for the batch,
-                True to compute one with ``mask_cfg``, or None (or False, the
-                default, which is what mmseg and mmdet call) for the feature
-                mode.
+            mask (IAMMask, optional): The batch's masks (pre-training), or
+                None (or False, which is what mmseg and mmdet call) for the
+                feature mode.
             stage_fusion (nn.Module, optional): Pre-training multi-scale
-                fusion (``InfMAEStageFusion``): its output for the visible
-                tokens is added to them before the final norm.
+                fusion (``InfMAEStageFusion``): called once on the visible
+                F1 (B, N_vis, 16, C1) and F2 (B, N_vis, 4, C2) blocks; its
+                (B, N_vis, C3) output is added to the visible tokens before
+                the final norm.
 
         Returns:
             tuple: Masked mode: ``latent`` (B, N_vis, C3), ``mask`` (B, N)
             (1 = masked) and ``ids_restore`` (B, N). Feature mode: the maps
             of ``out_indices`` among F1 (B, C1, H/4, W/4),
-            F2 (B, C2, H/8, W/8) and F3 (B, C3, H/16, W/16).
+            F2 (B, C2, H/8, W/8) and F3 (B, C3, H/16, W/16), in the form
+            of ``out_type``.
         """
         grid = self.check_input(x)
+        if not self._input_statistics_checked:
+            self._input_statistics_checked = True
+            self._warn_if_imagenet_normalised(x)
         if mask is None or mask is False:
             return self.forward_features(x)
-        if mask is True:
-            mask = self.default_masking(x)
+        if not isinstance(mask, IAMMask):
+            raise TypeError(
+                f'InfMAEViT takes an IAMMask (or None for features), got '
+                f'{type(mask).__name__}. Masks come from the data pipeline '
+                f"(IAMMaskGenerator) or model.mask_generator of InfMAE; "
+                f'infmae_mm.models.masking.select_tokens builds one from '
+                f'scores.')
         return self.forward_masked(x, mask, grid, stage_fusion)
 
     def forward_masked(self, x: torch.Tensor, iam: IAMMask,
@@ -467,64 +536,47 @@ class InfMAEViT(BaseModule):
                 f'{x.shape[2]}x{x.shape[3]} batch of {x.shape[0]} needs '
                 f'({x.shape[0]}, {num_tokens}); was it computed for another '
                 f'image size (crop after IAMMaskGenerator)?')
-        ids_keep = iam.ids_keep
-        if self.masked_conv == 'visible':
-            f1, f2, latent = self._visible_conv_stages(x, ids_keep, grid)
-        else:
-            f1, f2, latent = self._dense_conv_stages(x, iam, grid)
         if self.window_size is not None:
             raise ValueError('Windowed attention is for fine-tuning; build '
                              'the pre-training backbone with window_size='
                              'None.')
+        ids_keep = iam.ids_keep
+        if self.masked_conv == 'visible':
+            f1, f2, tokens = visible_conv_stages(self, x, ids_keep, grid)
+        else:
+            f1, f2, tokens = self._dense_conv_stages(x, iam, grid)
+        pos = self.position_table(grid).expand(x.shape[0], -1, -1)
+        latent = tokens + torch.gather(
+            pos, 1,
+            ids_keep.unsqueeze(-1).expand(-1, -1, pos.shape[-1]))
         for i, block in enumerate(self.blocks3):
             latent = block(latent, self._visible_bias(i, grid, ids_keep))
-        if stage_fusion is not None and self.masked_conv == 'visible':
-            latent = latent + stage_fusion.forward_blocks((f1, f2))
-        elif stage_fusion is not None:
-            latent = latent + stage_fusion((f1, f2), ids_keep)
+        if stage_fusion is not None:
+            latent = latent + stage_fusion((f1, f2))
         return self.norm(latent), iam.mask, iam.ids_restore
-
-    def _visible_conv_stages(self, x: torch.Tensor, ids_keep: torch.Tensor,
-                             grid: Tuple[int, int]) -> tuple:
-        """Conv stages at visible patches only (``infmae_mm.models.layers.
-        visible_blocks``): F1 (B, N_vis, 16, C1), F2 (B, N_vis, 4, C2) and
-        the visible stage-3 tokens (B, N_vis, C3) with positions."""
-        f1 = self.patch_embed1.forward_blocks(
-            map_to_blocks(x, ids_keep, TOKEN_PATCH), TOKEN_PATCH)
-        for block in self.blocks1:
-            f1 = block.forward_blocks(f1, ids_keep, grid, 4)
-        f2 = self.patch_embed2.forward_blocks(f1, 4)
-        for block in self.blocks2:
-            f2 = block.forward_blocks(f2, ids_keep, grid, 2)
-        tokens = self.token_proj(self.patch_embed3.forward_blocks(f2, 2)[:, :,
-                                                                         0])
-        pos = self.position_table(grid).expand(x.shape[0], -1, -1)
-        pos = torch.gather(pos, 1,
-                           ids_keep.unsqueeze(-1).expand(-1, -1,
-                                                         pos.shape[-1]))
-        return f1, f2, tokens + pos
 
     def _dense_conv_stages(self, x: torch.Tensor, iam: IAMMask,
                            grid: Tuple[int, int]) -> tuple:
-        """The official formulation: whole maps, masked positions zeroed
-        before every depthwise mixer. Returns dense F1, F2 and the visible
-        stage-3 tokens (B, N_vis, C3)."""
-        stage_masks = iam.stage_masks or (
-            upsample_token_mask(iam.mask, grid, 4),
-            upsample_token_mask(iam.mask, grid, 2))
-        visible1 = 1. - stage_masks[0].to(x.dtype)
-        visible2 = 1. - stage_masks[1].to(x.dtype)
+        """The official formulation, the reference of the visible path:
+        whole maps, masked positions zeroed before every depthwise mixer.
+        Returns what :func:`visible_conv_stages` returns: the visible F1
+        (B, N_vis, 16, C1) and F2 (B, N_vis, 4, C2) blocks and the visible
+        stage-3 tokens (B, N_vis, C3) without positions."""
+        visible1 = 1. - upsample_token_mask(iam.mask, grid, 4).to(x.dtype)
+        visible2 = 1. - upsample_token_mask(iam.mask, grid, 2).to(x.dtype)
         f1 = self.patch_embed1(x)
         for block in self.blocks1:
             f1 = block(f1, visible1)
         f2 = self.patch_embed2(f1)
         for block in self.blocks2:
             f2 = block(f2, visible2)
-        tokens = self.embed_tokens(f2)
+        tokens = self.token_proj(
+            self.patch_embed3(f2).flatten(2).transpose(1, 2))
         tokens = torch.gather(
             tokens, 1,
             iam.ids_keep.unsqueeze(-1).expand(-1, -1, tokens.shape[-1]))
-        return f1, f2, tokens
+        return (map_to_blocks(f1, iam.ids_keep, 4),
+                map_to_blocks(f2, iam.ids_keep, 2), tokens)
 
     def forward_features(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         """Unmasked multi-scale features; see :meth:`forward`."""
@@ -547,7 +599,15 @@ class InfMAEViT(BaseModule):
             tokens = self.norm(tokens)
         f3 = tokens.transpose(1, 2).reshape(x.shape[0], -1, *grid)
         feats = (f1, f2, f3)
-        return tuple(feats[i] for i in self.out_indices)
+        return tuple(self._format_output(feats[i]) for i in self.out_indices)
+
+    def _format_output(self, feat: torch.Tensor) -> torch.Tensor:
+        """A (B, C, h, w) map in the form ``out_type`` names."""
+        if self.out_type == 'avg_featmap':
+            return feat.mean(dim=(2, 3))
+        if self.out_type == 'raw':
+            return feat.flatten(2).transpose(1, 2)
+        return feat
 
     def _visible_bias(self, index: int, grid: Tuple[int, int],
                       ids_keep: torch.Tensor) -> Optional[torch.Tensor]:

@@ -1,5 +1,5 @@
 """Infrared pixel reconstruction head of InfMAE pre-training."""
-from typing import Tuple
+from typing import Dict, Tuple
 
 import torch
 from mmengine.model import BaseModule
@@ -51,7 +51,8 @@ class InfMAEReconstructionHead(BaseModule):
 
     def unpatchify(self, x: torch.Tensor,
                    grid_size: Tuple[int, int]) -> torch.Tensor:
-        """(B, h * w, p * p * C) -> (B, C, h * p, w * p); inverse of patchify."""
+        """(B, h * w, p * p * C) -> (B, C, h * p, w * p); inverse of
+        patchify."""
         p, (h, w) = self.patch_size, grid_size
         B, C = x.shape[0], x.shape[-1] // (p * p)
         x = x.reshape(B, h, w, p, p, C).permute(0, 5, 1, 3, 2, 4)
@@ -100,4 +101,47 @@ class InfMAEReconstructionHead(BaseModule):
         Returns:
             torch.Tensor: The scalar loss.
         """
+        self.check_predictions(pred)
         return self.loss_module(pred, self.construct_target(target), mask)
+
+    def check_predictions(self, pred: torch.Tensor) -> None:
+        """Refuse (B, N, D) predictions whose D is not p * p * in_channels.
+
+        Raises:
+            ValueError: Naming the decoder and head keys that must agree.
+        """
+        p, c = self.patch_size, self.in_channels
+        if pred.shape[-1] != p * p * c:
+            raise ValueError(
+                f'InfMAEReconstructionHead (model.head.patch_size={p}, '
+                f'model.head.in_channels={c}) expects {p * p * c} values per '
+                f'patch but the decoder predicts {pred.shape[-1]}: set '
+                f'model.neck.patch_size and model.neck.in_channels to the '
+                f"head's values (or the head's to the decoder's).")
+
+    def reconstruction(self, pred: torch.Tensor, imgs: torch.Tensor,
+                       mask: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """Predicted patches as images, for inspection and evaluation.
+
+        Args:
+            pred (torch.Tensor): (B, N, p * p * in_channels) predictions.
+            imgs (torch.Tensor): (B, C, H, W) normalised input images.
+            mask (torch.Tensor): (B, N), 1 = masked.
+
+        Returns:
+            dict: ``pred`` (B, in_channels, H, W) in the normalised space
+            (per-patch statistics restored from the target when
+            ``norm_pix``), ``mask`` (B, 1, H, W) pixel mask, 1 = masked, and
+            ``target`` (B, in_channels, H, W) the images compared against.
+        """
+        self.check_predictions(pred)
+        p = self.patch_size
+        grid = (imgs.shape[2] // p, imgs.shape[3] // p)
+        target = self.target_images(imgs)
+        if self.norm_pix:
+            mean, std = self.patch_statistics(self.patchify(target))
+            pred = pred * std + mean
+        pixel_mask = mask.reshape(-1, 1, *grid).repeat_interleave(
+            p, 2).repeat_interleave(p, 3)
+        return dict(
+            pred=self.unpatchify(pred, grid), mask=pixel_mask, target=target)

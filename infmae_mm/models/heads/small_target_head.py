@@ -10,6 +10,7 @@ from mmseg.models.utils import resize
 from mmseg.utils import SampleList
 
 from infmae_mm.registry import register_in_hosts
+from ..width_check import check_widths
 # Also registers SoftIoULoss, which the default loss_decode names.
 from ..losses.soft_iou_loss import target_probability
 
@@ -210,6 +211,9 @@ class SmallTargetHead(BaseDecodeHead):
             W are multiples of 32.
         """
         feats = self._transform_inputs(inputs)
+        check_widths('SmallTargetHead', 'model.decode_head.in_channels',
+                     self.in_channels, [f.shape[1] for f in feats],
+                     f'inputs {tuple(self.in_index)} of the neck')
         laterals: List[torch.Tensor] = [
             conv(f) for conv, f in zip(self.lateral_convs, feats)
         ]

@@ -1,13 +1,11 @@
 """The masked convolution block of the InfMAE conv stages (MCMAE's CBlock)."""
-from typing import Optional, Tuple
+from typing import Optional
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from mmcv.cnn.bricks import DropPath
 
 from .patch_embed import layer_norm_2d
-from .visible_blocks import visible_depthwise_conv
 
 
 class ConvFFN(nn.Module):
@@ -22,16 +20,6 @@ class ConvFFN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc2(self.act(self.fc1(x)))
-
-    def forward_channels_last(self, x: torch.Tensor) -> torch.Tensor:
-        """The same FFN on (..., C) values (1x1 convs as linear layers)."""
-        x = self.act(F.linear(x, _pointwise(self.fc1), self.fc1.bias))
-        return F.linear(x, _pointwise(self.fc2), self.fc2.bias)
-
-
-def _pointwise(conv: nn.Conv2d) -> torch.Tensor:
-    """A 1x1 conv's weight as a (C_out, C_in) matrix."""
-    return conv.weight.reshape(conv.weight.shape[0], -1)
 
 
 class MaskedConvBlock(nn.Module):
@@ -68,7 +56,8 @@ class MaskedConvBlock(nn.Module):
         self.conv2 = nn.Conv2d(embed_dims, embed_dims, 1)
         self.norm2 = nn.LayerNorm(embed_dims, eps=norm_eps)
         self.ffn = ConvFFN(embed_dims, mlp_ratio)
-        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+        self.drop_path = DropPath(
+            drop_path) if drop_path > 0 else nn.Identity()
 
     def forward(self,
                 x: torch.Tensor,
@@ -88,25 +77,3 @@ class MaskedConvBlock(nn.Module):
             y = y * visible
         x = x + self.drop_path(self.conv2(self.dwconv(y)))
         return x + self.drop_path(self.ffn(layer_norm_2d(x, self.norm2)))
-
-    def forward_blocks(self, x: torch.Tensor, ids_keep: torch.Tensor,
-                       grid: Tuple[int, int], side: int) -> torch.Tensor:
-        """Run the block on visible blocks only (see ``visible_blocks``).
-
-        Equal to :meth:`forward` with the matching visibility mask at every
-        visible position; masked positions are never computed.
-
-        Args:
-            x (torch.Tensor): (B, N_vis, side * side, C) visible blocks.
-            ids_keep (torch.Tensor): (B, N_vis) their token ids.
-            grid (tuple[int, int]): Token grid (h, w).
-            side (int): Block side at this stage's stride.
-
-        Returns:
-            torch.Tensor: (B, N_vis, side * side, C).
-        """
-        y = F.linear(self.norm1(x), _pointwise(self.conv1), self.conv1.bias)
-        y = visible_depthwise_conv(y, ids_keep, grid, side, self.dwconv)
-        x = x + self.drop_path(
-            F.linear(y, _pointwise(self.conv2), self.conv2.bias))
-        return x + self.drop_path(self.ffn.forward_channels_last(self.norm2(x)))

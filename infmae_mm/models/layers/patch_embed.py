@@ -3,8 +3,6 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .visible_blocks import aligned_conv_on_blocks
-
 
 def layer_norm_2d(x: torch.Tensor, norm: nn.LayerNorm) -> torch.Tensor:
     """Apply a channel LayerNorm to an NCHW map (normalises over C)."""
@@ -51,17 +49,3 @@ class ConvPatchEmbed(nn.Module):
             torch.Tensor: (B, C_out, H / patch, W / patch).
         """
         return self.act(layer_norm_2d(self.projection(x), self.norm))
-
-    def forward_blocks(self, blocks: torch.Tensor, side: int) -> torch.Tensor:
-        """Embed inside visible blocks (see ``visible_blocks``).
-
-        Args:
-            blocks (torch.Tensor): (B, N, side * side, C_in).
-            side (int): Block side at the input stride.
-
-        Returns:
-            torch.Tensor: (B, N, (side / patch) ** 2, C_out).
-        """
-        x = aligned_conv_on_blocks(blocks, side, self.projection.weight,
-                                   self.projection.bias)
-        return self.act(self.norm(x))

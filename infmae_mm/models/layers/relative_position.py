@@ -46,7 +46,11 @@ class RelativePositionBias(nn.Module):
         """Bias (1, heads, N, N) for a (h, w) token grid."""
         grid_size = tuple(grid_size)
         table = self.relative_position_bias_table
-        if grid_size == self.grid_size:
+        # While tracing (ONNX export) the grid is made of traced sizes: take
+        # the general path, so that the graph builds the index from them
+        # (the resize is the identity at the table's own grid), as
+        # InfMAEViT.position_table does.
+        if not torch.jit.is_tracing() and grid_size == self.grid_size:
             index = self.relative_position_index
         else:
             h, w = self.grid_size

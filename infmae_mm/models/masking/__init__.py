@@ -1,8 +1,14 @@
-from .iam import (SCORERS, SELECTIONS, IAMMask, IAMMasking, check_token_grid,
-                  patch_scores, select_tokens, upsample_token_mask,
-                  with_stage_masks)
+from .entropy_scorers import softmax_entropy
+from .iam import (IAM_MASK_KEY, SELECTIONS, IAMMask, IAMMasking,
+                  check_token_grid, collate_masks, masks_from_order,
+                  num_visible, seeded_random_masks, select_tokens,
+                  upsample_token_mask)
+from .scorers import (PATCH_SCORERS, PatchScorer, get_scorer, patch_scores,
+                      register_scorer)
 
 __all__ = [
-    'SCORERS', 'SELECTIONS', 'IAMMask', 'IAMMasking', 'check_token_grid',
-    'patch_scores', 'select_tokens', 'upsample_token_mask', 'with_stage_masks'
+    'IAM_MASK_KEY', 'SELECTIONS', 'IAMMask', 'IAMMasking', 'check_token_grid',
+    'collate_masks', 'masks_from_order', 'num_visible', 'seeded_random_masks',
+    'select_tokens', 'upsample_token_mask', 'PATCH_SCORERS', 'PatchScorer',
+    'get_scorer', 'patch_scores', 'register_scorer', 'softmax_entropy'
 ]

@@ -1,156 +1,128 @@
-"""Information-aware masking (IAM): patch scoring and visible-token selection.
+"""Information-aware masking (IAM): visible-token selection and the masks.
 
-This file holds the one implementation of IAM. The ``IAMMaskGenerator`` data
-transform calls it per image on raw pixels; ``IAMMasking`` calls it per batch
-inside the model (needed by the official linear scorer, whose weights live in
-the checkpoint).
+This file holds the one selection code of IAM; the patch scorers are in
+:mod:`.scorers`. The ``IAMMaskGenerator`` data transform calls both per image
+on raw pixels; ``IAMMasking`` calls them per batch inside the model (needed by
+the official linear scorer, whose weights live in the checkpoint).
 
 Selection works on the ranking of the N patch scores:
 
-* ``'stride'`` (paper, official code): sort, keep the first of every S ranks,
-  so visible tokens span the whole score range evenly;
-* ``'top'``: keep the N / S first ranks (with ``descending=True`` the
-  highest-scoring patches).
+* ``'stride'`` (paper, official code): sort, keep the first of every S ranks
+  (ranks 0, S, 2S, ...), so the visible tokens span the whole score range
+  evenly: with intensity scores every brightness level keeps about 1 / S of
+  its patches visible, the hottest ones included, as random masking does;
+* ``'top'``: keep the first ranks (with ``descending=True`` the
+  highest-scoring, e.g. the hottest, patches) and mask all others.
 
-Both keep exactly N / S tokens per image so that a batch stacks, and sort
-stably so that the mask is a deterministic function of the image.
+Both keep ``ceil(N / S)`` tokens (:func:`num_visible`), which depends only on
+the image size, so a batch of equally sized images stacks whatever N is: 49 of
+196 (25%) at 224x224 with S = 4, 157 of 627 at 304x528. Both sort stably so
+that the mask is a deterministic function of the image.
 """
-from typing import NamedTuple, Optional, Sequence, Tuple
+import math
+from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
 
+import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
-SCORERS = ('intensity', 'entropy', 'random', 'linear')
+from .scorers import get_scorer, patch_scores
+
 SELECTIONS = ('stride', 'top')
+
+#: The one data-sample field through which the pipeline hands an image's
+#: masks to the model: ``IAMMaskGenerator`` writes it, ``PackInputs(
+#: algorithm_keys=[IAM_MASK_KEY])`` carries it and ``InfMAE`` reads it.
+IAM_MASK_KEY = 'iam_mask'
 
 
 class IAMMask(NamedTuple):
-    """Masks of a batch, 1 = masked.
+    """Token masks, 1 = masked.
+
+    For a batch the fields are tensors with a leading batch dimension B; the
+    pipeline stores one image's masks (``results[IAM_MASK_KEY]``) as numpy
+    arrays without it, and :func:`collate_masks` stacks those.
 
     Attributes:
-        ids_keep (torch.Tensor): (B, N_vis) token ids of the visible tokens, in
-            the order the encoder processes them (score rank order).
-        ids_restore (torch.Tensor): (B, N) position of each raster-order token
-            in ``cat([visible, masked])``; ``gather`` with it un-shuffles.
+        ids_keep (torch.Tensor): (B, N_vis) int64 token ids of the visible
+            tokens, in the order the encoder processes them (score rank
+            order).
+        ids_restore (torch.Tensor): (B, N) int64 position of each
+            raster-order token in ``cat([visible, masked])``; ``gather`` with
+            it un-shuffles.
         mask (torch.Tensor): (B, N) float token mask in raster order.
-        stage_masks (tuple[torch.Tensor], optional): Token mask upsampled to
-            finer stages, one (B, 1, h * f, w * f) float tensor per factor f.
     """
-    ids_keep: torch.Tensor
-    ids_restore: torch.Tensor
-    mask: torch.Tensor
-    stage_masks: Optional[Tuple[torch.Tensor, ...]] = None
+    ids_keep: Union[torch.Tensor, np.ndarray]
+    ids_restore: Union[torch.Tensor, np.ndarray]
+    mask: Union[torch.Tensor, np.ndarray]
 
 
-def check_token_grid(height: int, width: int, patch_size: int,
-                     stride: Optional[int] = None) -> Tuple[int, int]:
+def collate_masks(masks: Sequence[IAMMask],
+                  device: Union[str, torch.device] = 'cpu') -> IAMMask:
+    """Stack per-image masks (numpy or tensors) into a batch on ``device``.
+
+    Raises:
+        ValueError: If the images keep different numbers of tokens.
+    """
+    sizes = {(len(m.ids_keep), len(m.ids_restore)) for m in masks}
+    if len(sizes) != 1:
+        raise ValueError(
+            f'The masks of one batch must have the same (visible, total) '
+            f'token counts, got {sorted(sizes)}: every image of a batch must '
+            f'have the same size when IAMMaskGenerator runs.')
+
+    def stack(values: List, dtype: torch.dtype) -> torch.Tensor:
+        return torch.stack([torch.as_tensor(v) for v in values]).to(
+            device=device, dtype=dtype)
+
+    return IAMMask(
+        stack([m.ids_keep for m in masks], torch.long),
+        stack([m.ids_restore for m in masks], torch.long),
+        stack([np.reshape(m.mask, -1) for m in masks], torch.float32))
+
+
+def num_visible(num_tokens: int, stride: int) -> int:
+    """Visible tokens kept of ``num_tokens`` with sampling stride S:
+
+    ``ceil(N / S)`` (ranks 0, S, 2S, ... < N).
+    """
+    return math.ceil(num_tokens / stride)
+
+
+def check_token_grid(height: int, width: int,
+                     patch_size: int) -> Tuple[int, int]:
     """Validate an input size for masking and return its token grid.
 
     Raises:
-        ValueError: If a side is not a multiple of ``patch_size`` or the
-            masking stride does not divide the token count.
+        ValueError: If a side is not a multiple of ``patch_size``.
     """
     if height % patch_size or width % patch_size:
         raise ValueError(
-            f'InfMAE needs image sides that are multiples of {patch_size}, got '
-            f'{height}x{width}. Resize or crop to e.g. '
+            f'InfMAE needs image sides that are multiples of {patch_size}, '
+            f'got {height}x{width}. Resize or crop to e.g. '
             f'{max(patch_size, height // patch_size * patch_size)}x'
             f'{max(patch_size, width // patch_size * patch_size)} in the data '
             f'pipeline (RandomResizedCrop/Resize with scale a multiple of '
             f'{patch_size}).')
-    grid = (height // patch_size, width // patch_size)
-    num_tokens = grid[0] * grid[1]
-    if stride is not None and num_tokens % stride:
-        raise ValueError(
-            f'The masking stride {stride} does not divide the {num_tokens} '
-            f'tokens of a {height}x{width} image ({grid[0]}x{grid[1]} '
-            f'patches), so images would keep different numbers of visible '
-            f'tokens. Choose a stride that divides {num_tokens} or an image '
-            f'size whose token count the stride divides.')
-    return grid
-
-
-def patch_scores(images: torch.Tensor,
-                 scorer: str,
-                 patch_size: int = 16,
-                 weight: Optional[torch.Tensor] = None,
-                 bias: Optional[torch.Tensor] = None,
-                 value_range: Optional[Tuple[float, float]] = None,
-                 generator: Optional[torch.Generator] = None) -> torch.Tensor:
-    """Score every non-overlapping patch of a batch of images.
-
-    Args:
-        images (torch.Tensor): (B, C, H, W) float images.
-        scorer (str): ``'intensity'`` (mean gray value of the patch),
-            ``'entropy'`` (Shannon entropy in bits of the patch's 256-level
-            gray histogram), ``'random'`` (uniform noise, the MAE baseline) or
-            ``'linear'`` (the official scorer: the channel mean of a
-            Conv(C -> D, k = s = patch) embedding, i.e. one linear filter).
-        patch_size (int): Patch side. Defaults to 16.
-        weight (torch.Tensor, optional): (D, C, p, p) conv weight, ``linear``.
-        bias (torch.Tensor, optional): (D, ) conv bias, ``linear``.
-        value_range (tuple[float, float], optional): Range quantised into the
-            256 levels for ``entropy``; None uses each image's min and max.
-        generator (torch.Generator, optional): RNG for ``random``.
-
-    Returns:
-        torch.Tensor: (B, N) scores in raster order, N = H * W / patch**2.
-    """
-    B, _, H, W = images.shape
-    if scorer == 'intensity':
-        return F.avg_pool2d(images.mean(1, keepdim=True), patch_size).flatten(1)
-    if scorer == 'random':
-        num_tokens = (H // patch_size) * (W // patch_size)
-        return torch.rand(
-            B, num_tokens, generator=generator, device=images.device)
-    if scorer == 'linear':
-        if weight is None:
-            raise ValueError('The linear scorer needs the conv weight.')
-        return F.conv2d(images, weight, bias, stride=patch_size).mean(1)\
-            .flatten(1)
-    if scorer == 'entropy':
-        return _patch_entropy(images.mean(1), patch_size, value_range)
-    raise ValueError(f'Unknown IAM scorer {scorer!r}; choose from {SCORERS}.')
-
-
-def _patch_entropy(gray: torch.Tensor, patch_size: int,
-                   value_range: Optional[Tuple[float, float]]) -> torch.Tensor:
-    """Per-patch entropy of a (B, H, W) gray batch on 256 levels."""
-    B, H, W = gray.shape
-    gray = gray.float()
-    if value_range is None:
-        lo = gray.flatten(1).min(1).values.view(B, 1, 1)
-        hi = gray.flatten(1).max(1).values.view(B, 1, 1)
-    else:
-        lo, hi = (torch.tensor(v, dtype=gray.dtype) for v in value_range)
-    scale = 256. / (hi - lo).clamp_min(1e-12)
-    levels = ((gray - lo) * scale).floor().clamp(0, 255).long()
-    h, w = H // patch_size, W // patch_size
-    # (B, h, p, w, p) -> (B, h * w, p * p)
-    levels = levels.view(B, h, patch_size, w, patch_size).permute(0, 1, 3, 2, 4)
-    levels = levels.reshape(B, h * w, patch_size * patch_size)
-    counts = torch.zeros(B, h * w, 256, device=gray.device)
-    counts.scatter_add_(2, levels, torch.ones_like(levels, dtype=torch.float))
-    prob = counts / (patch_size * patch_size)
-    return -(prob * torch.log2(prob.clamp_min(1e-12))).sum(-1)
+    return height // patch_size, width // patch_size
 
 
 def select_tokens(scores: torch.Tensor,
                   stride: int = 4,
                   selection: str = 'stride',
                   descending: bool = False) -> IAMMask:
-    """Choose N / S visible tokens per image from its patch scores.
+    """Choose ``ceil(N / S)`` visible tokens per image from patch scores.
 
     Args:
         scores (torch.Tensor): (B, N) patch scores.
-        stride (int): Sampling stride S; S = 4 keeps 25%. Must divide N.
+        stride (int): Sampling stride S; ``ceil(N / S)`` tokens stay visible
+            (S = 4 at 224x224: 49 of 196, 25%).
         selection (str): ``'stride'`` or ``'top'`` (see the module doc).
         descending (bool): Rank the highest score first. The official code
             ranks ascending. Defaults to False.
 
     Returns:
-        IAMMask: ids and token mask (without stage masks).
+        IAMMask: ids and token mask of the batch.
     """
     if selection not in SELECTIONS:
         raise ValueError(f'Unknown IAM selection {selection!r}; choose from '
@@ -158,21 +130,56 @@ def select_tokens(scores: torch.Tensor,
     if stride < 1:
         raise ValueError(f'The masking stride must be >= 1, got {stride}.')
     B, N = scores.shape
-    if N % stride:
-        raise ValueError(
-            f'The masking stride {stride} does not divide the {N} tokens of '
-            f'the image; choose a stride that divides {N}.')
     order = torch.sort(scores, dim=1, descending=descending, stable=True)[1]
     if selection == 'stride':
         kept_rank = torch.zeros(N, dtype=torch.bool, device=scores.device)
         kept_rank[::stride] = True
-        ids_keep, ids_masked = order[:, kept_rank], order[:, ~kept_rank]
-    else:
-        ids_keep, ids_masked = order[:, :N // stride], order[:, N // stride:]
-    ids_restore = torch.argsort(torch.cat([ids_keep, ids_masked], dim=1), dim=1)
-    mask = torch.ones(B, N, device=scores.device)
+        order = torch.cat([order[:, kept_rank], order[:, ~kept_rank]], dim=1)
+    return masks_from_order(order, num_visible(N, stride))
+
+
+def masks_from_order(order: torch.Tensor, num_keep: int) -> IAMMask:
+    """Masks that keep the first ``num_keep`` tokens of each row of ``order``.
+
+    Args:
+        order (torch.Tensor): (B, N) token ids, a permutation per row: the
+            visible tokens first (in the order the encoder takes them), then
+            the masked ones.
+        num_keep (int): Visible tokens per image.
+
+    Returns:
+        IAMMask: (B, num_keep) ids, (B, N) restore ids and (B, N) mask.
+    """
+    B, N = order.shape
+    ids_keep = order[:, :num_keep]
+    ids_restore = torch.argsort(order, dim=1)
+    mask = torch.ones(B, N, device=order.device)
     mask.scatter_(1, ids_keep, 0.)
     return IAMMask(ids_keep, ids_restore, mask)
+
+
+def seeded_random_masks(num_tokens: int,
+                        num_keep: int,
+                        seeds: Sequence[int],
+                        device: Union[str, torch.device] = 'cpu') -> IAMMask:
+    """Random masks that depend only on a seed per image (e.g. evaluation masks
+    that stay the same across checkpoints and runs).
+
+    Args:
+        num_tokens (int): Tokens N per image.
+        num_keep (int): Visible tokens per image.
+        seeds (Sequence[int]): One seed per image.
+        device (str | torch.device): Where the masks go.
+
+    Returns:
+        IAMMask: masks of ``len(seeds)`` images.
+    """
+    orders = [
+        torch.randperm(
+            num_tokens, generator=torch.Generator().manual_seed(int(seed)))
+        for seed in seeds
+    ]
+    return masks_from_order(torch.stack(orders).to(device), num_keep)
 
 
 def upsample_token_mask(mask: torch.Tensor, grid_size: Tuple[int, int],
@@ -183,24 +190,18 @@ def upsample_token_mask(mask: torch.Tensor, grid_size: Tuple[int, int],
     return grid.repeat_interleave(factor, 2).repeat_interleave(factor, 3)
 
 
-def with_stage_masks(iam: IAMMask, grid_size: Tuple[int, int],
-                     factors: Sequence[int]) -> IAMMask:
-    """Return ``iam`` with its token mask upsampled by each of ``factors``."""
-    stage_masks = tuple(
-        upsample_token_mask(iam.mask, grid_size, f) for f in factors)
-    return iam._replace(stage_masks=stage_masks)
-
-
 class IAMMasking(nn.Module):
     """In-model IAM: scores a normalised batch and selects visible tokens.
 
-    Needed for the official ``linear`` scorer, whose random, never-trained
-    Conv(C -> 768, k16 s16) is stored in the official checkpoint; masks
-    computed with those weights reproduce the official masks exactly. The
-    other scorers work too (entropy then quantises each image's own range).
+    Needed for the official ``linear`` scorer (and any scorer registered with
+    ``needs_weights=True``), whose random, never-trained Conv(C -> 768,
+    k16 s16) is stored in the official checkpoint; masks computed with those
+    weights reproduce the official masks exactly. The other scorers work too
+    (entropy then quantises each image's own range).
 
     Args:
-        scorer (str): One of ``SCORERS``. Defaults to 'linear'.
+        scorer (str): A registered scorer (``PATCH_SCORERS``). Defaults to
+            'linear'.
         stride (int): Sampling stride S. Defaults to 4.
         selection (str): ``'stride'`` or ``'top'``. Defaults to 'stride'.
         descending (bool): Rank high scores first. Defaults to False (the
@@ -220,9 +221,10 @@ class IAMMasking(nn.Module):
                  patch_size: int = 16,
                  scorer_dims: int = 768) -> None:
         super().__init__()
-        if scorer not in SCORERS:
-            raise ValueError(
-                f'Unknown IAM scorer {scorer!r}; choose from {SCORERS}.')
+        spec = get_scorer(scorer)
+        if not isinstance(stride, int) or stride < 1:
+            raise ValueError(f'The masking stride must be a positive int, '
+                             f'got {stride!r}.')
         if selection not in SELECTIONS:
             raise ValueError(f'Unknown IAM selection {selection!r}; choose '
                              f'from {SELECTIONS}.')
@@ -231,7 +233,7 @@ class IAMMasking(nn.Module):
         self.selection = selection
         self.descending = descending
         self.patch_size = patch_size
-        if scorer == 'linear':
+        if spec.needs_weights:
             # Buffers, not parameters: the official scorer receives no
             # gradient (argsort), so it is data, never trained.
             conv = nn.Conv2d(in_channels, scorer_dims, patch_size, patch_size)
@@ -241,14 +243,32 @@ class IAMMasking(nn.Module):
             self.weight = self.bias = None
 
     @torch.no_grad()
-    def forward(self, images: torch.Tensor) -> IAMMask:
-        """Compute the token mask of (B, C, H, W) normalised images."""
+    def forward(self,
+                images: torch.Tensor,
+                generator: Optional[torch.Generator] = None,
+                value_range: Optional[Tuple[float, float]] = None) -> IAMMask:
+        """Compute the token masks of (B, C, H, W) images.
+
+        Args:
+            images (torch.Tensor): (B, C, H, W), H and W multiples of the
+                patch size.
+            generator (torch.Generator, optional): Seeds the ``'random'``
+                scorer (e.g. fixed evaluation masks).
+            value_range (tuple[float, float], optional): Gray range that the
+                ``'entropy'`` scorer quantises; None: each image's min-max.
+
+        Returns:
+            IAMMask: (B, N_vis) ids, (B, N) restore ids and (B, N) mask.
+        """
+        check_token_grid(images.shape[2], images.shape[3], self.patch_size)
         scores = patch_scores(
             images.float(),
             self.scorer,
             self.patch_size,
             weight=None if self.weight is None else self.weight.float(),
-            bias=None if self.bias is None else self.bias.float())
+            bias=None if self.bias is None else self.bias.float(),
+            value_range=value_range,
+            generator=generator)
         return select_tokens(scores, self.stride, self.selection,
                              self.descending)
 

@@ -7,6 +7,7 @@ from mmengine.model import BaseModule
 
 from infmae_mm.registry import register_in_hosts
 from ..layers import TransformerBlock, sincos_pos_embed_2d
+from ..width_check import check_widths
 
 
 @register_in_hosts('MODELS', hosts=('mmpretrain', ))
@@ -54,6 +55,7 @@ class InfMAEPretrainDecoder(BaseModule):
         self.grid_size = (grid_size, grid_size) if isinstance(
             grid_size, int) else tuple(grid_size)
         self.decoder_embed_dim = decoder_embed_dim
+        self.patch_size = patch_size
         self.decoder_embed = nn.Linear(embed_dim, decoder_embed_dim)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, decoder_embed_dim))
         self.decoder_pos_embed = nn.Parameter(
@@ -88,19 +90,35 @@ class InfMAEPretrainDecoder(BaseModule):
     def forward(self,
                 latent: torch.Tensor,
                 ids_restore: torch.Tensor,
-                grid_size: Optional[Tuple[int, int]] = None) -> torch.Tensor:
+                grid_size: Optional[Tuple[int, int]] = None,
+                images: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Predict every patch.
+
+        This is the interface of every pre-training decoder of the package:
+        ``InfMAE`` calls ``neck(latent, ids_restore, grid_size,
+        images=inputs)``. A decoder that needs guidance from the image (e.g.
+        DuGI-MAE's frequency-domain bridge) subclasses this one and reads
+        ``images``; the token mask is ``ids_restore >= N_vis``.
 
         Args:
             latent (torch.Tensor): (B, N_vis, C3) encoded visible tokens.
             ids_restore (torch.Tensor): (B, N) un-shuffle ids; the first N_vis
                 entries of ``cat([visible, masked])`` are the latents.
             grid_size (tuple[int, int], optional): Token grid (h, w) with
-                h * w = N. Defaults to the stored grid, or a square one.
+                h * w = N. Defaults to the grid of ``images``, else the
+                stored grid, or a square one.
+            images (torch.Tensor, optional): (B, C, H, W) the normalised
+                input batch. This decoder uses only its size.
 
         Returns:
             torch.Tensor: (B, N, patch_size**2 * in_channels) predictions.
         """
+        if grid_size is None and images is not None:
+            grid_size = (images.shape[2] // self.patch_size,
+                         images.shape[3] // self.patch_size)
+        check_widths('InfMAEPretrainDecoder', 'model.neck.embed_dim',
+                     self.decoder_embed.in_features, latent.shape[-1],
+                     'encoder tokens (C3)')
         B, num_tokens = ids_restore.shape
         x = self.decoder_embed(latent)
         mask_tokens = self.mask_token.expand(B, num_tokens - x.shape[1], -1)

@@ -7,6 +7,7 @@ from mmcv.cnn import ConvModule, build_norm_layer
 from mmengine.model import BaseModule
 
 from infmae_mm.registry import register_in_hosts
+from ..width_check import check_widths
 
 
 @register_in_hosts('MODELS', hosts=('mmseg', 'mmdet'))
@@ -20,8 +21,13 @@ class InfMAEPyramidNeck(BaseModule):
     a 1x1 conv + norm, e.g. for heads that want equal widths.
 
     Args:
-        in_channels (Sequence[int]): Channels of F1, F2, F3.
-            Defaults to (256, 384, 768) (InfMAE-B).
+        in_channels (Sequence[int], optional): Channels of F1, F2, F3.
+            Defaults to the widths of ``arch``, or of InfMAE-B
+            (256, 384, 768) without ``arch``. A backbone that gives other
+            widths stops the first forward with an error naming
+            ``model.neck.in_channels``.
+        arch (str, optional): An ``InfMAEViT`` arch (``'nano'`` ...
+            ``'large'``) to take ``in_channels`` from.
         out_channels (int, optional): Common output width; None keeps the
             encoder widths, with F4 as wide as F3. Defaults to None.
         norm_cfg (dict): Norm after the F4 conv and the projections.
@@ -39,11 +45,22 @@ class InfMAEPyramidNeck(BaseModule):
     """
 
     def __init__(self,
-                 in_channels: Sequence[int] = (256, 384, 768),
+                 in_channels: Optional[Sequence[int]] = None,
                  out_channels: Optional[int] = None,
                  norm_cfg: dict = dict(type='SyncBN', requires_grad=True),
+                 arch: Optional[str] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        if arch is not None:
+            from ..backbones.infmae_vit import InfMAEViT
+            arch_dims = tuple(InfMAEViT._parse_arch(arch)['embed_dims'])
+            if in_channels is not None and tuple(in_channels) != arch_dims:
+                raise ValueError(
+                    f'InfMAEPyramidNeck got model.neck.arch={arch!r} (widths '
+                    f'{arch_dims}) and model.neck.in_channels='
+                    f'{tuple(in_channels)}; set only one of them.')
+            in_channels = arch_dims
+        in_channels = (256, 384, 768) if in_channels is None else in_channels
         if len(in_channels) != 3:
             raise ValueError(f'InfMAEPyramidNeck takes F1-F3 (3 levels), got '
                              f'in_channels={tuple(in_channels)}.')
@@ -75,6 +92,9 @@ class InfMAEPyramidNeck(BaseModule):
             raise ValueError(
                 f'InfMAEPyramidNeck expects F1, F2, F3 from the backbone '
                 f'(out_indices=(0, 1, 2)), got {len(inputs)} maps.')
+        check_widths('InfMAEPyramidNeck', 'model.neck.in_channels',
+                     self.in_channels, [f.shape[1] for f in inputs],
+                     'F1-F3 inputs')
         outs: List[torch.Tensor] = [*inputs, self.downsample(inputs[2])]
         if self.projections is not None:
             outs = [proj(f) for proj, f in zip(self.projections, outs)]

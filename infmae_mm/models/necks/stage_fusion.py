@@ -3,19 +3,27 @@ from typing import Sequence, Tuple
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from infmae_mm.registry import register_in_hosts
-from ..layers.visible_blocks import aligned_conv_on_blocks
+from ..width_check import check_widths
 
 
 @register_in_hosts('MODELS', hosts=('mmpretrain', ))
 class InfMAEStageFusion(nn.Module):
-    """Project F1 and F2 onto the token grid and gather the visible tokens.
+    """Project F1 and F2 of the visible tokens onto the token grid and sum.
 
     Paper section 4.3: F1 and F2 are brought to the token size by strided
     convolutions aligned with the 16x16 patches (k4/s4 from stride 4, k2/s2
-    from stride 8), the visible positions are gathered with the IAM ids and
-    their sum is added to the stage-3 tokens. Pre-training only.
+    from stride 8), the visible positions are kept and their sum is added to
+    the stage-3 tokens. Pre-training only.
+
+    The encoder hands over, for every visible token, the F1 and F2 values
+    that its 16x16 patch covers (``(B, N_vis, P, C)`` blocks, positions in
+    raster order inside the patch). A kernel = stride projection aligned with
+    the patch reads exactly one block, so it is one matrix product per
+    block, equal to the convolution over the whole map followed by a gather
+    of the visible tokens.
 
     Args:
         in_channels (Sequence[int]): Channels of F1 and F2.
@@ -34,39 +42,31 @@ class InfMAEStageFusion(nn.Module):
             for c, s in zip(in_channels, strides)
         ])
 
-    def forward(self, features: Tuple[torch.Tensor, ...],
-                ids_keep: torch.Tensor) -> torch.Tensor:
+    def forward(self, blocks: Tuple[torch.Tensor, ...]) -> torch.Tensor:
         """Fuse.
 
         Args:
-            features (tuple[torch.Tensor]): F1 (B, C1, 4h, 4w) and
-                F2 (B, C2, 2h, 2w).
-            ids_keep (torch.Tensor): (B, N_vis) visible token ids.
+            blocks (tuple[torch.Tensor]): F1 (B, N_vis, s1 * s1, C1) and
+                F2 (B, N_vis, s2 * s2, C2) at the visible tokens, s the
+                projection strides (4 and 2).
 
         Returns:
             torch.Tensor: (B, N_vis, C3), the summed projections.
         """
-        fused = 0
-        for feat, proj in zip(features, self.projections):
-            tokens = proj(feat).flatten(2).transpose(1, 2)
-            fused = fused + torch.gather(
-                tokens, 1,
-                ids_keep.unsqueeze(-1).expand(-1, -1, tokens.shape[-1]))
-        return fused
-
-    def forward_blocks(self, blocks: Tuple[torch.Tensor, ...]) -> torch.Tensor:
-        """Fuse the visible blocks of the fast path (``visible_blocks``).
-
-        Args:
-            blocks (tuple[torch.Tensor]): F1 (B, N_vis, 16, C1) and
-                F2 (B, N_vis, 4, C2), the positions each visible token covers.
-
-        Returns:
-            torch.Tensor: (B, N_vis, C3), equal to :meth:`forward`.
-        """
+        check_widths('InfMAEStageFusion', 'model.stage_fusion.in_channels',
+                     [proj.in_channels for proj in self.projections],
+                     [feat.shape[-1] for feat in blocks], 'F1-F2 inputs')
         fused = 0
         for feat, proj in zip(blocks, self.projections):
             side = proj.kernel_size[0]
-            fused = fused + aligned_conv_on_blocks(feat, side, proj.weight,
-                                                   proj.bias)[:, :, 0]
+            if feat.shape[2] != side * side:
+                raise ValueError(
+                    f'InfMAEStageFusion expects {side * side} positions per '
+                    f'visible token for its stride-{side} projection, got '
+                    f'{feat.shape[2]} (features of shape '
+                    f'{tuple(feat.shape)}).')
+            # (C3, C, k, k) -> (C3, k * k * C), matching raster (p, q, c).
+            weight = proj.weight.permute(0, 2, 3, 1).reshape(
+                proj.weight.shape[0], -1)
+            fused = fused + F.linear(feat.flatten(2), weight, proj.bias)
         return fused

@@ -1,3 +1,9 @@
-from .infmae import MASK_KEYS, InfMAE
+# The self-supervisors derive from mmpretrain's: only with mmpretrain.
+from infmae_mm.registry import host_available
 
-__all__ = ['InfMAE', 'MASK_KEYS']
+__all__ = []
+if host_available('mmpretrain'):
+    from .infmae import InfMAE
+    from .mae_ddg import MAEWithDDG
+    from .unip import UNIP
+    __all__ += ['InfMAE', 'UNIP', 'MAEWithDDG']

@@ -1,5 +1,5 @@
 """InfMAE: masked image modelling for infrared images."""
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Dict, List, Optional, Union
 
 import torch
 from mmpretrain.models.selfsup import BaseSelfSupervisor
@@ -7,29 +7,34 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 from infmae_mm.registry import register_in_hosts
-from ..masking import IAMMask, IAMMasking, check_token_grid
-
-#: Fields that ``IAMMaskGenerator`` writes and ``PackInputs`` must carry.
-MASK_KEYS = ('ids_keep', 'ids_restore', 'mask', 'mask_stage1', 'mask_stage2')
+from ..masking import IAM_MASK_KEY, IAMMask, IAMMasking, collate_masks
+from .reconstruction_predict import ReconstructionPredictMixin
 
 
 @register_in_hosts('MODELS', hosts=('mmpretrain', ))
-class InfMAE(BaseSelfSupervisor):
+class InfMAE(ReconstructionPredictMixin, BaseSelfSupervisor):
     """InfMAE (`arXiv:2402.00407 <https://arxiv.org/abs/2402.00407>`_).
 
-    ``loss`` runs: information-aware masks -> ``InfMAEViT`` (masked conv
-    stages, stage 3 on visible tokens, multi-scale fusion, norm) ->
-    ``InfMAEPretrainDecoder`` -> ``InfMAEReconstructionHead``.
+    ``loss`` reads like mmpretrain's MAE once the masks are known: backbone
+    ``InfMAEViT`` (conv stages at the visible patches, stage 3 on the visible
+    tokens, multi-scale fusion, norm) -> neck ``InfMAEPretrainDecoder`` ->
+    head ``InfMAEReconstructionHead``.
 
     The masks come from one of two places:
 
     * the data pipeline (``IAMMaskGenerator`` followed by
-      ``PackInputs(algorithm_keys=MASK_KEYS)``), the default: scorers that
-      need no weights, computed per image on raw pixels in the data workers;
+      ``PackInputs(algorithm_keys=['iam_mask'])``, the one field named by
+      :data:`~infmae_mm.models.masking.IAM_MASK_KEY`), the default: scorers
+      that need no weights, computed per image on raw pixels in the data
+      workers;
     * ``mask_generator`` (an :class:`IAMMasking` config), computed per batch
       on the normalised input; required for the official ``'linear'``
       scorer, whose stored weights reproduce the official masks. When set it
       takes precedence over masks in the data samples.
+
+    ``predict`` (``mode='predict'``, the validation loop) reconstructs held-out
+    images under fixed masks for ``ReconstructionMetric``
+    (:class:`ReconstructionPredictMixin`).
 
     Args:
         backbone (dict): ``InfMAEViT`` config.
@@ -50,8 +55,7 @@ class InfMAE(BaseSelfSupervisor):
                  backbone: dict,
                  neck: dict,
                  head: dict,
-                 stage_fusion: Optional[dict] = dict(
-                     type='InfMAEStageFusion'),
+                 stage_fusion: Optional[dict] = dict(type='InfMAEStageFusion'),
                  mask_generator: Optional[dict] = None,
                  pretrained: Optional[str] = None,
                  data_preprocessor: Optional[dict] = None,
@@ -73,80 +77,100 @@ class InfMAE(BaseSelfSupervisor):
         self.mask_generator = None if mask_generator is None else IAMMasking(
             in_channels=self.backbone.in_channels, **mask_generator)
 
-    def extract_feat(self, inputs: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        """Unmasked multi-scale features (F1, F2, F3) of (B, C, H, W) inputs."""
-        return self.backbone(inputs, mask=None)
+    def extract_feat(self,
+                     inputs: torch.Tensor,
+                     stage: str = 'backbone') -> Union[tuple, torch.Tensor]:
+        """Unmasked features of (B, C, H, W) inputs (mmpretrain's
+        ``FeatureExtractor(...)(img, stage=...)`` passes ``stage``).
 
-    def compute_masks(self,
-                      inputs: torch.Tensor,
-                      data_samples: Optional[List[DataSample]] = None
-                      ) -> IAMMask:
+        Args:
+            inputs (torch.Tensor): (B, C, H, W) normalised images.
+            stage (str): ``'backbone'`` (default): the backbone's outputs,
+                F1 (B, C1, H/4, W/4), F2 (B, C2, H/8, W/8) and
+                F3 (B, C3, H/16, W/16); ``'F1'``, ``'F2'`` or ``'F3'``: one
+                of them; ``'pooled'``: F3 averaged over space, (B, C3).
+
+        Returns:
+            tuple | torch.Tensor: The features of ``stage``.
+        """
+        stages = ('backbone', 'F1', 'F2', 'F3', 'pooled')
+        if stage not in stages:
+            raise ValueError(
+                f"InfMAE.extract_feat: stage={stage!r} is not one of "
+                f"{stages}; stage='backbone' gives F1-F3 (the pre-training "
+                f'decoder needs masks and gives no features).')
+        feats = self.backbone(inputs, mask=None)
+        if stage == 'backbone':
+            return feats
+        f3 = feats[-1]
+        if stage == 'pooled':
+            return f3.mean(dim=(2, 3))
+        return feats[int(stage[1]) - 1]
+
+    def compute_masks(
+            self,
+            inputs: torch.Tensor,
+            data_samples: Optional[List[DataSample]] = None) -> IAMMask:
         """The batch's IAM masks, from ``mask_generator`` or the samples.
+
+        Args:
+            inputs (torch.Tensor): (B, C, H, W) normalised batch.
+            data_samples (list[DataSample], optional): Samples carrying the
+                pipeline's ``iam_mask`` field.
+
+        Returns:
+            IAMMask: (B, N_vis) ids, (B, N) restore ids, (B, N) mask.
 
         Raises:
             ValueError: If neither source provides masks, or the samples'
                 masks do not fit the batch.
         """
-        grid = check_token_grid(inputs.shape[2], inputs.shape[3],
-                                self.head.patch_size)
         if self.mask_generator is not None:
             return self.mask_generator(inputs)
-        if not data_samples or not all(
-                k in data_samples[0] for k in ('ids_keep', 'ids_restore',
-                                               'mask')):
+        if not data_samples or not all(IAM_MASK_KEY in s
+                                       for s in data_samples):
             raise ValueError(
                 'InfMAE found no information-aware masks: add '
                 "dict(type='IAMMaskGenerator') to the training pipeline "
-                "before dict(type='PackInputs', algorithm_keys=MASK_KEYS) "
-                '(see infmae_mm.models.selfsup.infmae.MASK_KEYS), or set '
+                "before dict(type='PackInputs', algorithm_keys=['iam_mask']) "
+                "(the field infmae_mm.models.masking.IAM_MASK_KEY), or set "
                 "model.mask_generator=dict(scorer='linear') to mask inside "
                 'the model.')
-
-        def stack(key: str) -> torch.Tensor:
-            return torch.stack([
-                torch.as_tensor(s.get(key)) for s in data_samples
-            ]).to(inputs.device)
-
-        mask = stack('mask').flatten(1).float()
-        if mask.shape[1] != grid[0] * grid[1]:
+        masks = collate_masks([s.get(IAM_MASK_KEY) for s in data_samples],
+                              inputs.device)
+        num_tokens = (inputs.shape[2] // self.head.patch_size) * (
+            inputs.shape[3] // self.head.patch_size)
+        if masks.mask.shape[1] != num_tokens:
             raise ValueError(
-                f'The pipeline masks have {mask.shape[1]} tokens but the '
-                f'{inputs.shape[2]}x{inputs.shape[3]} inputs have '
-                f'{grid[0] * grid[1]}; IAMMaskGenerator must run after every '
+                f'The pipeline masks have {masks.mask.shape[1]} tokens but '
+                f'the {inputs.shape[2]}x{inputs.shape[3]} inputs have '
+                f'{num_tokens}; IAMMaskGenerator must run after every '
                 f'transform that changes the image size.')
-        stage_masks = None
-        if all(k in data_samples[0] for k in ('mask_stage1', 'mask_stage2')):
-            stage_masks = tuple(
-                stack(k).float().unsqueeze(1)
-                for k in ('mask_stage1', 'mask_stage2'))
-        return IAMMask(
-            stack('ids_keep').long(),
-            stack('ids_restore').long(), mask, stage_masks)
+        return masks
 
     def loss(self, inputs: torch.Tensor, data_samples: List[DataSample],
              **kwargs) -> Dict[str, torch.Tensor]:
         """Masked reconstruction loss of a normalised (B, C, H, W) batch."""
-        pred, mask = self._predict_patches(inputs, data_samples)
-        return dict(loss=self.head.loss(pred, inputs, mask))
-
-    def _predict_patches(
-            self, inputs: torch.Tensor,
-            data_samples: Optional[List[DataSample]]
-    ) -> Tuple[torch.Tensor, torch.Tensor]:
-        iam = self.compute_masks(inputs, data_samples)
-        latent, mask, ids_restore = self.backbone(inputs, iam,
+        masks = self.compute_masks(inputs, data_samples)
+        latent, mask, ids_restore = self.backbone(inputs, masks,
                                                   self.stage_fusion)
-        grid = (inputs.shape[2] // self.head.patch_size,
-                inputs.shape[3] // self.head.patch_size)
-        return self.neck(latent, ids_restore, grid), mask
+        pred = self.neck(latent, ids_restore, images=inputs)
+        return dict(loss=self.head.loss(pred, inputs, mask))
 
     @torch.no_grad()
     def reconstruct(
-        self,
-        inputs: torch.Tensor,
-        data_samples: Optional[List[DataSample]] = None
-    ) -> Dict[str, torch.Tensor]:
-        """Reconstruct a normalised batch for inspection.
+            self,
+            inputs: torch.Tensor,
+            data_samples: Optional[List[DataSample]] = None,
+            masks: Optional[IAMMask] = None) -> Dict[str, torch.Tensor]:
+        """Reconstruct a normalised batch for inspection and evaluation.
+
+        Args:
+            inputs (torch.Tensor): (B, C, H, W) normalised batch.
+            data_samples (list[DataSample], optional): Samples with pipeline
+                masks (see :meth:`compute_masks`).
+            masks (IAMMask, optional): Masks to use instead (e.g. fixed
+                evaluation masks); they take precedence over both sources.
 
         Returns:
             dict: ``pred`` (B, C', H, W) predicted image in the normalised
@@ -155,18 +179,9 @@ class InfMAE(BaseSelfSupervisor):
             1 = masked, and ``target`` (B, C', H, W) the image the head
             compares against.
         """
-        pred, mask = self._predict_patches(inputs, data_samples)
-        head = self.head
-        grid = (inputs.shape[2] // head.patch_size,
-                inputs.shape[3] // head.patch_size)
-        target_imgs = head.target_images(inputs)
-        if head.norm_pix:
-            mean, std = head.patch_statistics(head.patchify(target_imgs))
-            pred = pred * std + mean
-        pixel_mask = mask.reshape(-1, 1, *grid)
-        pixel_mask = pixel_mask.repeat_interleave(
-            head.patch_size, 2).repeat_interleave(head.patch_size, 3)
-        return dict(
-            pred=head.unpatchify(pred, grid),
-            mask=pixel_mask,
-            target=target_imgs)
+        if masks is None:
+            masks = self.compute_masks(inputs, data_samples)
+        latent, mask, ids_restore = self.backbone(inputs, masks,
+                                                  self.stage_fusion)
+        pred = self.neck(latent, ids_restore, images=inputs)
+        return self.head.reconstruction(pred, inputs, mask)

@@ -6,14 +6,14 @@ dataset_type = 'M3FDInfDataset'
 data_root = 'data/M3FD/'
 
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadThermalImage'),
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
     dict(type='Resize', scale=(1024, 768), keep_ratio=True),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackDetInputs'),
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadThermalImage'),
     dict(type='Resize', scale=(1024, 768), keep_ratio=True),
     dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
     dict(

@@ -7,7 +7,7 @@ dataset_type = 'IRSTD1kDataset'
 data_root = 'data/IRSTD-1k/'
 crop_size = (512, 512)
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadThermalImage'),
     dict(type='LoadAnnotations'),
     # The random scale of the ACM / DNANet-style loaders of the field (0.5x
     # to 2x of the base size). Masks are resized nearest-neighbour, so below
@@ -36,7 +36,7 @@ train_pipeline = [
 # and the segmentor crops the prediction back to the image (BasicIRSTD's
 # protocol; MSHNet / DNANet test at 256x256, which is not comparable).
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadThermalImage'),
     dict(type='LoadAnnotations'),
     dict(type='PackSegInputs'),
 ]

@@ -7,8 +7,8 @@
 dataset_type = 'InfraredImageFolder'
 data_root = 'data/Inf30/'
 ir_extensions = ('.jpg', '.jpeg', '.png', '.bmp', '.pgm', '.tif', '.tiff')
-iam_mask_keys = ('ids_keep', 'ids_restore', 'mask', 'mask_stage1',
-                 'mask_stage2')
+# The one field IAMMaskGenerator writes (infmae_mm.models.masking.IAM_MASK_KEY).
+iam_mask_keys = ['iam_mask']
 
 train_pipeline = [
     dict(type='LoadThermalImage'),

@@ -1,5 +1,9 @@
 """Convert the M3FD infrared release (Pascal VOC XML) to COCO JSON for mmdet.
 
+Offline code: ``tools/dataset_converters/m3fd_to_coco.py`` is its command
+line; the runtime dataset (:class:`~infmae_mm.datasets.M3FDInfDataset`)
+shares only the class list (:mod:`infmae_mm.datasets.metainfo`) with it.
+
 The pure pieces (VOC parsing, class mapping, box conversion, scene grouping,
 splitting, COCO assembly) are importable one by one; :func:`convert_m3fd`
 chains them over a dataset folder and ``tools/dataset_converters/
@@ -57,14 +61,15 @@ Rules:
 
   - the stem's prefix changes or its trailing number does not follow the
     previous one (a jump in the numbering), or
-  - the similarity of the two frames is below ``scene_threshold`` (0.6):
-    each frame becomes a 32x24 area-downsampled gray thumbnail with every
-    row's mean removed (that removes the sky-to-road gradient all street
-    scenes share, which otherwise makes unrelated frames look alike), and
-    the similarity is the best Pearson correlation over shifts of up to
-    +-3 thumbnail pixels (about 10 % of the frame, tolerating camera
-    motion). Unrelated synthetic street scenes score <= 0.45; a copy moved
-    by 8 % with changed gain and noise scores >= 0.8.
+  - the similarity of the two frames is below ``scene_threshold`` (0.5):
+    the near-duplicate measure of data curation
+    (:func:`infmae_mm.curation.near_duplicates.similarity`: 48x48
+    thumbnails, local contrast normalised, best normalised correlation over
+    shifts up to ~15% and per-axis scales 0.88-1.12, so camera motion is
+    tolerated). Consecutive unrelated synthetic street scenes score <= 0.33;
+    a copy moved by 3-8 % with changed gain and noise scores >= 0.86.
+    Scenes use a lower threshold than near-duplicates (0.76): frames of one
+    scene may drift further apart than near-duplicate frames.
 
   Scenes are then shuffled with ``seed`` and assigned to val while that
   brings the val image count closer to ``val_ratio``; the rest is train.
@@ -92,27 +97,26 @@ from typing import (Callable, Dict, List, Optional, Sequence, Set, Tuple,
 import cv2
 import numpy as np
 
+from ..curation.near_duplicates import similarity, thumbnail
+from ..datasets.metainfo import IMAGE_SUFFIXES, M3FD_CLASSES
 from ..utils.io import atomic_write_text
 from ..version import __version__
 
 __all__ = [
     'M3FD_CLASSES', 'SPLIT_METHODS', 'SKIPPED_IMAGE_REASONS',
     'SKIPPED_OBJECT_REASONS', 'KEPT_NOTES', 'VOCObject', 'VOCAnnotation',
-    'ImageRecord', 'ConversionReport', 'parse_voc_xml', 'resolve_class_name',
-    'voc_box_to_coco', 'box_polygon', 'natural_key', 'split_stem',
-    'frame_descriptor', 'frame_similarity', 'group_scenes', 'split_random',
+    'ImageRecord', 'ConversionReport', 'DEFAULT_SCENE_THRESHOLD',
+    'parse_voc_xml', 'resolve_class_name', 'voc_box_to_coco', 'box_polygon',
+    'natural_key', 'split_stem', 'group_scenes', 'split_random',
     'split_scenes', 'build_coco', 'convert_m3fd', 'format_summary'
 ]
 
-#: Category order: COCO category id ``i + 1`` is ``M3FD_CLASSES[i]``.
-M3FD_CLASSES: Tuple[str, ...] = ('People', 'Car', 'Bus', 'Motorcycle', 'Lamp',
-                                 'Truck')
 SPLIT_METHODS: Tuple[str, ...] = ('scene', 'random')
+#: Smallest similarity (:func:`~infmae_mm.curation.near_duplicates.
+#: similarity`) of consecutive frames of one scene.
+DEFAULT_SCENE_THRESHOLD = 0.5
 IMAGE_DIR = 'Ir'
 ANN_DIR = 'Annotation'
-#: Image suffixes looked up for a stem, in order of preference.
-IMAGE_SUFFIXES: Tuple[str, ...] = ('.png', '.jpg', '.jpeg', '.bmp', '.tif',
-                                   '.tiff')
 
 #: Reasons an image is left out, with the summary's wording.
 SKIPPED_IMAGE_REASONS: Dict[str, str] = {
@@ -344,63 +348,10 @@ def natural_key(stem: str) -> Tuple[str, int, str]:
     return prefix, -1 if num is None else num, stem
 
 
-def _standardize(a: np.ndarray) -> np.ndarray:
-    a = a - a.mean()
-    std = float(a.std())
-    # A flat crop carries no structure: zeros make its correlation 0.
-    return a / std if std > 1e-6 else np.zeros_like(a)
-
-
-def frame_descriptor(img: np.ndarray,
-                     size: Tuple[int, int] = (32, 24)) -> np.ndarray:
-    """Thumbnail used to compare consecutive frames.
-
-    Args:
-        img (np.ndarray): Gray ``(H, W)`` or colour ``(H, W, C)`` image.
-        size (tuple): Thumbnail ``(width, height)``.
-
-    Returns:
-        np.ndarray: float32 ``(height, width)`` thumbnail with each row's
-        mean removed, so the vertical sky/road gradient every street scene
-        has does not make unrelated frames look alike.
-    """
-    if img.ndim == 3:
-        img = img.mean(axis=2)
-    thumb = cv2.resize(img.astype(np.float32), size,
-                       interpolation=cv2.INTER_AREA)
-    return thumb - thumb.mean(axis=1, keepdims=True)
-
-
-def frame_similarity(a: np.ndarray, b: np.ndarray,
-                     max_shift: int = 3) -> float:
-    """Best Pearson correlation of two descriptors over small shifts.
-
-    Args:
-        a (np.ndarray): Descriptor from :func:`frame_descriptor`.
-        b (np.ndarray): Descriptor of the same shape.
-        max_shift (int): Largest shift, in thumbnail pixels, tried in each
-            direction; it makes camera motion between frames tolerable.
-
-    Returns:
-        float: A value in [-1, 1]; 1 for identical frames up to gain,
-        offset and a shift.
-    """
-    if a.shape != b.shape:
-        raise ValueError(f'descriptor shapes differ: {a.shape} vs {b.shape}')
-    h, w = a.shape
-    best = -1.0
-    for dy in range(-max_shift, max_shift + 1):
-        for dx in range(-max_shift, max_shift + 1):
-            ca = a[max(0, dy):h + min(0, dy), max(0, dx):w + min(0, dx)]
-            cb = b[max(0, -dy):h + min(0, -dy), max(0, -dx):w + min(0, -dx)]
-            best = max(best,
-                       float(np.mean(_standardize(ca) * _standardize(cb))))
-    return best
-
-
 def group_scenes(stems: Sequence[str],
                  similarities: Optional[Sequence[float]] = None,
-                 threshold: float = 0.6) -> List[List[str]]:
+                 threshold: float = DEFAULT_SCENE_THRESHOLD
+                 ) -> List[List[str]]:
     """Group stems, in the given order, into scenes of consecutive frames.
 
     A new scene starts at ``stems[i]`` when its prefix differs from
@@ -672,7 +623,7 @@ def _load_records(root: str, min_box_size: float, want_descriptors: bool,
                          seen_aliases, log)
         records.append(rec)
         if want_descriptors:
-            descriptors[stem] = frame_descriptor(img)
+            descriptors[stem] = thumbnail(img)
     return records, descriptors
 
 
@@ -687,7 +638,7 @@ def convert_m3fd(root: str,
                  seed: int = 0,
                  split: str = 'scene',
                  min_box_size: float = 1.0,
-                 scene_threshold: float = 0.6,
+                 scene_threshold: float = DEFAULT_SCENE_THRESHOLD,
                  log: LogFn = print) -> ConversionReport:
     """Convert an M3FD release to COCO JSON and write the split files.
 
@@ -700,8 +651,8 @@ def convert_m3fd(root: str,
         seed (int): Split seed.
         split (str): ``'scene'`` (default) or ``'random'``.
         min_box_size (float): Smallest kept box width and height, in pixels.
-        scene_threshold (float): Smallest :func:`frame_similarity` of two
-            consecutive frames of one scene (scene split only).
+        scene_threshold (float): Smallest similarity of two consecutive
+            frames of one scene (scene split only).
         log (callable): Receives one line per skipped item or note.
 
     Returns:
@@ -723,7 +674,8 @@ def convert_m3fd(root: str,
         raise ValueError(f'no usable image found under {root}')
     stems = [r.stem for r in records]
     if split == 'scene':
-        sims = [frame_similarity(descriptors[a], descriptors[b])
+        # The later frame is searched in the earlier one.
+        sims = [similarity(descriptors[b], descriptors[a])
                 for a, b in zip(stems, stems[1:])]
         scenes = group_scenes(stems, sims, scene_threshold)
         report.scene_sizes = [len(s) for s in scenes]

@@ -1,4 +1,4 @@
-"""Deterministic generators of infrared-like images and small datasets.
+"""Deterministic renderer of infrared-like images, for tests and the demo.
 
 Nothing here needs the network or real data: every picture is drawn from a
 seeded :class:`numpy.random.Generator`, so the same seed always gives the same
@@ -14,51 +14,36 @@ bytes. The images are meant to *look* thermal, not to be physically exact:
   (fixed-pattern) and temporal noise, and either an 8-bit automatic gain
   control or 16-bit "radiometric" counts (14-bit values around 6000-12000).
 
-Writers lay the images out like the public datasets the project uses:
-unlabeled pre-training folders, MSRS (segmentation), M3FD (detection, Pascal
-VOC XML) and IRSTD-1k (small-target segmentation).
+:mod:`infmae_mm.testing.writers` lays the images out like the public datasets
+the project uses; :mod:`infmae_mm.testing.sequences` renders video-like
+sequences with camera motion. Class names come from
+:mod:`infmae_mm.datasets.metainfo`.
 
 Only numpy, OpenCV and the standard library are imported.
 """
 from __future__ import annotations
 
 import math
-import os
-import xml.etree.ElementTree as ET
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
 
-from ..utils.io import atomic_imwrite, atomic_write_bytes, atomic_write_text
-
 __all__ = [
-    'MSRS_CLASSES',
-    'MSRS_PALETTE',
-    'M3FD_CLASSES',
     'SCENE_BOX_CLASSES',
     'SCENE_TO_M3FD',
     'IR_IMAGE_KINDS',
     'make_ir_image',
+    'make_ir_temperature',
+    'camera_image',
+    'add_surface_texture',
     'make_ir_scene',
     'make_irstd_sample',
-    'write_pretrain_folder',
-    'write_msrs_like',
-    'write_m3fd_like',
-    'write_irstd_like',
+    'image_rng',
+    'check_size',
+    'pick_size',
 ]
 
-#: MSRS semantic classes; the index is the value stored in the label PNGs.
-MSRS_CLASSES: Tuple[str, ...] = ('unlabelled', 'car', 'person', 'bike',
-                                 'curve', 'car_stop', 'guardrail',
-                                 'color_cone', 'bump')
-#: A BGR colour per MSRS class, for visualisation.
-MSRS_PALETTE: Tuple[Tuple[int, int, int], ...] = (
-    (0, 0, 0), (128, 64, 64), (0, 0, 192), (192, 128, 64), (0, 128, 192),
-    (64, 64, 128), (128, 128, 64), (0, 192, 192), (64, 0, 128))
-#: M3FD detection classes.
-M3FD_CLASSES: Tuple[str, ...] = ('People', 'Car', 'Bus', 'Motorcycle', 'Lamp',
-                                 'Truck')
 #: Class names used in the boxes returned by :func:`make_ir_scene`.
 SCENE_BOX_CLASSES: Tuple[str, ...] = ('person', 'car', 'bus', 'truck', 'bike',
                                       'lamp', 'color_cone')
@@ -235,7 +220,7 @@ def _finish(rng: np.random.Generator, temp: np.ndarray, bit_depth: int = 8,
     h, w = temp.shape
     t = temp
     if texture > 0:
-        t += texture * _lowfreq(rng, h, w, max(h, w) / 24.0, octaves=2)
+        add_surface_texture(rng, t, texture)
     sigma = _u(rng, *blur)
     if sigma > 0.05:
         t = cv2.GaussianBlur(t, (0, 0), sigma)
@@ -890,15 +875,78 @@ def make_ir_image(rng: np.random.Generator, height: int, width: int,
     """
     if bit_depth not in (8, 16):
         raise ValueError(f'bit_depth must be 8 or 16, got {bit_depth}')
+    return camera_image(rng, make_ir_temperature(rng, height, width, kind),
+                        bit_depth)
+
+
+def make_ir_temperature(rng: np.random.Generator, height: int, width: int,
+                        kind: Optional[str] = None) -> np.ndarray:
+    """Draw the scene of :func:`make_ir_image`, before the camera sees it.
+
+    Args:
+        rng: Source of randomness.
+        height: Height in pixels.
+        width: Width in pixels.
+        kind: One of :data:`IR_IMAGE_KINDS` or ``None`` (random, streets
+            most often).
+
+    Returns:
+        np.ndarray: float32 ``(height, width)`` "temperature" map, roughly
+        0 (cold sky) to 1 (hot engine); :func:`camera_image` turns it into
+        a picture.
+    """
     if kind is None:
         kind = str(rng.choice(IR_IMAGE_KINDS, p=(0.6, 0.1, 0.1, 0.1, 0.1)))
+    if kind not in IR_IMAGE_KINDS:
+        raise ValueError(f'kind must be one of {IR_IMAGE_KINDS} or None, '
+                         f'got {kind!r}')
     if kind == 'street':
         temp, _, _ = _render_street(rng, height, width)
     else:
         temp = _render_clutter(rng, height, width, kind)
         if rng.random() < 0.5:
             _add_targets(rng, temp, int(rng.integers(1, 4)))
-    return _finish(rng, temp, bit_depth)
+    return temp
+
+
+def camera_image(rng: np.random.Generator, temp: np.ndarray,
+                 bit_depth: int = 8, texture: float = 0.015) -> np.ndarray:
+    """Take a picture of a temperature map with the simulated camera.
+
+    Surface texture, blur, vignetting, fixed-pattern and temporal noise,
+    then an 8-bit automatic gain control or 16-bit radiometric counts; every
+    call draws new noise, as consecutive frames of a real camera do.
+
+    Args:
+        rng: Source of randomness.
+        temp: float32 ``(H, W)`` map from :func:`make_ir_temperature`
+            (changed in place).
+        bit_depth: 8 (uint8) or 16 (uint16 counts around 6000-12000).
+        texture: Amplitude of the random surface texture drawn for this
+            picture; 0 for frames of one world that already has its texture
+            (:func:`add_surface_texture`).
+
+    Returns:
+        np.ndarray: ``(H, W)`` uint8 or uint16 image.
+    """
+    return _finish(rng, temp, bit_depth, texture=texture)
+
+
+def add_surface_texture(rng: np.random.Generator, temp: np.ndarray,
+                        amount: float = 0.015) -> np.ndarray:
+    """Add the fine surface texture :func:`camera_image` draws, in place.
+
+    Args:
+        rng: Source of randomness.
+        temp: float32 ``(H, W)`` temperature map.
+        amount: Texture amplitude.
+
+    Returns:
+        np.ndarray: ``temp``.
+    """
+    h, w = temp.shape
+    temp += amount * _lowfreq(rng, h, w, max(h, w) / 24.0, octaves=2)
+    return temp
 
 
 def make_ir_scene(rng: np.random.Generator, height: int, width: int,
@@ -959,212 +1007,24 @@ def make_irstd_sample(rng: np.random.Generator, height: int, width: int,
     return img, mask.astype(np.uint8) * 255
 
 
-def _image_rng(seed: int, tag: int, index: int) -> np.random.Generator:
+def image_rng(seed: int, tag: int, index: int) -> np.random.Generator:
     """Independent stream per (seed, writer/split, image index)."""
     return np.random.default_rng([int(seed), int(tag), int(index)])
 
 
-def _check_size(size: Sequence[int], name: str = 'size') -> Tuple[int, int]:
+def check_size(size: Sequence[int], name: str = 'size') -> Tuple[int, int]:
+    """``(H, W)`` as ints; refuses images under 8x8."""
     h, w = int(size[0]), int(size[1])
     if h < 8 or w < 8:
         raise ValueError(f'{name} must be at least 8x8, got {(h, w)}')
     return h, w
 
 
-def _pick_size(rng: np.random.Generator, size: SizeSpec) -> Tuple[int, int]:
+def pick_size(rng: np.random.Generator, size: SizeSpec) -> Tuple[int, int]:
+    """A fixed ``(H, W)``, or one drawn from ``((h0, h1), (w0, w1))``."""
     a, b = size
     if isinstance(a, (int, np.integer)) and isinstance(b, (int, np.integer)):
-        return _check_size((a, b))
+        return check_size((a, b))
     (h0, h1), (w0, w1) = a, b
-    return _check_size((int(rng.integers(h0, h1 + 1)),
+    return check_size((int(rng.integers(h0, h1 + 1)),
                         int(rng.integers(w0, w1 + 1))))
-
-
-#: Pre-training sources: sub-folder -> scene kinds drawn there.
-_PRETRAIN_SOURCES = (
-    ('source_a', ('street',)),
-    ('source_b/seq_000', ('clouds', 'sea')),
-    ('source_b/seq_001', ('buildings', 'ground', 'street')),
-)
-
-
-def write_pretrain_folder(root: str, num_images: int = 64,
-                          size: SizeSpec = (256, 256), seed: int = 0,
-                          bit_depth: int = 8,
-                          suffix: str = '.png') -> List[str]:
-    """Write an unlabeled pre-training folder of infrared-like images.
-
-    Images are spread over nested sub-folders that mimic several sources:
-    ``source_a/`` (street scenes) and ``source_b/seq_000/``,
-    ``source_b/seq_001/`` (sky/sea and building/field clutter). Each file is
-    written atomically.
-
-    Args:
-        root: Output folder (created if needed).
-        num_images: Number of images.
-        size: ``(H, W)`` for a fixed size, or ``((h_min, h_max), (w_min,
-            w_max))`` for a random size per image (inclusive ranges).
-        seed: Random seed; image ``i`` depends only on ``seed`` and ``i``.
-        bit_depth: 8 or 16 (16 needs a suffix that stores uint16, e.g.
-            ``'.png'`` or ``'.tif'``).
-        suffix: Image file suffix.
-
-    Returns:
-        list[str]: Paths of the written images, in index order.
-    """
-    if bit_depth not in (8, 16):
-        raise ValueError(f'bit_depth must be 8 or 16, got {bit_depth}')
-    if not suffix.startswith('.'):
-        suffix = '.' + suffix
-    if bit_depth == 16 and suffix.lower() not in ('.png', '.tif', '.tiff',
-                                                  '.pgm'):
-        raise ValueError(f'{suffix} cannot store 16-bit images; use .png '
-                         'or .tif')
-    paths = []
-    for i in range(int(num_images)):
-        rng = _image_rng(seed, 0, i)
-        sub, kinds = _PRETRAIN_SOURCES[i % len(_PRETRAIN_SOURCES)]
-        h, w = _pick_size(rng, size)
-        img = make_ir_image(rng, h, w, bit_depth=bit_depth,
-                            kind=str(rng.choice(kinds)))
-        path = os.path.join(root, sub, f'ir_{i:05d}{suffix}')
-        atomic_imwrite(path, img)
-        paths.append(path)
-    return paths
-
-
-def write_msrs_like(root: str, num_train: int = 8, num_test: int = 4,
-                    size: Tuple[int, int] = (480, 640),
-                    seed: int = 0) -> Dict[str, List[str]]:
-    """Write an MSRS-like infrared segmentation dataset.
-
-    Layout: ``root/{train,test}/ir/<stem>.png`` (uint8 gray) and
-    ``root/{train,test}/Segmentation_labels/<stem>.png`` (uint8 class ids
-    0..8, see :data:`MSRS_CLASSES`). Stems look like MSRS's: ``00001D``
-    (day) or ``00002N`` (night).
-
-    Args:
-        root: Output folder.
-        num_train: Number of training pairs.
-        num_test: Number of test pairs.
-        size: ``(H, W)``.
-        seed: Random seed.
-
-    Returns:
-        dict: ``{'train': [stems], 'test': [stems]}``.
-    """
-    h, w = _check_size(size)
-    out: Dict[str, List[str]] = {}
-    for tag, (split, n) in enumerate((('train', num_train),
-                                      ('test', num_test)), start=1):
-        stems = []
-        for i in range(int(n)):
-            rng = _image_rng(seed, tag, i)
-            night = bool(rng.random() < 0.5)
-            img, label, _ = make_ir_scene(rng, h, w, night=night)
-            stem = f'{i + 1:05d}{"N" if night else "D"}'
-            atomic_imwrite(os.path.join(root, split, 'ir', stem + '.png'),
-                           img)
-            atomic_imwrite(os.path.join(root, split, 'Segmentation_labels',
-                                        stem + '.png'), label)
-            stems.append(stem)
-        out[split] = stems
-    return out
-
-
-def _voc_xml(stem: str, w: int, h: int, depth: int,
-             objects: Sequence[Box]) -> bytes:
-    ann = ET.Element('annotation')
-    ET.SubElement(ann, 'folder').text = 'Ir'
-    ET.SubElement(ann, 'filename').text = stem + '.png'
-    src = ET.SubElement(ann, 'source')
-    ET.SubElement(src, 'database').text = 'synthetic M3FD-like'
-    sz = ET.SubElement(ann, 'size')
-    ET.SubElement(sz, 'width').text = str(w)
-    ET.SubElement(sz, 'height').text = str(h)
-    ET.SubElement(sz, 'depth').text = str(depth)
-    ET.SubElement(ann, 'segmented').text = '0'
-    for x1, y1, x2, y2, name in objects:
-        ob = ET.SubElement(ann, 'object')
-        ET.SubElement(ob, 'name').text = name
-        ET.SubElement(ob, 'pose').text = 'Unspecified'
-        trunc = int(x1 <= 0 or y1 <= 0 or x2 >= w or y2 >= h)
-        ET.SubElement(ob, 'truncated').text = str(trunc)
-        ET.SubElement(ob, 'difficult').text = '0'
-        bb = ET.SubElement(ob, 'bndbox')
-        for k, v in zip(('xmin', 'ymin', 'xmax', 'ymax'), (x1, y1, x2, y2)):
-            ET.SubElement(bb, k).text = str(int(v))
-    if hasattr(ET, 'indent'):
-        ET.indent(ann)
-    return ET.tostring(ann, encoding='utf-8', xml_declaration=False) + b'\n'
-
-
-def write_m3fd_like(root: str, num_images: int = 12,
-                    size: Tuple[int, int] = (768, 1024),
-                    seed: int = 0) -> List[str]:
-    """Write an M3FD-like infrared detection dataset.
-
-    Layout: ``root/Ir/<stem>.png`` (uint8 gray) and
-    ``root/Annotation/<stem>.xml`` in Pascal VOC format (``filename``,
-    ``size`` with ``width``/``height``/``depth`` = 1, and one ``object`` per
-    box with ``name`` in :data:`M3FD_CLASSES` and ``bndbox``
-    ``xmin``/``ymin``/``xmax``/``ymax`` as integer pixel coordinates with
-    ``0 <= xmin < xmax <= width``). Stems are ``00000``, ``00001``, ...
-
-    Args:
-        root: Output folder.
-        num_images: Number of images.
-        size: ``(H, W)``; the real data is 768 x 1024, smaller is fine.
-        seed: Random seed.
-
-    Returns:
-        list[str]: The stems written.
-    """
-    h, w = _check_size(size)
-    stems = []
-    for i in range(int(num_images)):
-        rng = _image_rng(seed, 10, i)
-        img, _, boxes = make_ir_scene(rng, h, w)
-        objs = [(x1, y1, x2, y2, SCENE_TO_M3FD[n])
-                for x1, y1, x2, y2, n in boxes if n in SCENE_TO_M3FD]
-        stem = f'{i:05d}'
-        atomic_imwrite(os.path.join(root, 'Ir', stem + '.png'), img)
-        atomic_write_bytes(os.path.join(root, 'Annotation', stem + '.xml'),
-                           _voc_xml(stem, w, h, 1, objs))
-        stems.append(stem)
-    return stems
-
-
-def write_irstd_like(root: str, num_trainval: int = 8, num_test: int = 4,
-                     size: Tuple[int, int] = (512, 512),
-                     seed: int = 0) -> Dict[str, List[str]]:
-    """Write an IRSTD-1k-like small-target segmentation dataset.
-
-    Layout: ``root/images/<stem>.png`` (uint8 gray), ``root/masks/<stem>.png``
-    (0/255), and ``root/trainval.txt`` / ``root/test.txt`` listing the stems
-    one per line. Stems are ``XDU0``, ``XDU1``, ... Targets cover 1-60 pixels
-    each; some images have none.
-
-    Args:
-        root: Output folder.
-        num_trainval: Number of train/val images.
-        num_test: Number of test images.
-        size: ``(H, W)``.
-        seed: Random seed.
-
-    Returns:
-        dict: ``{'trainval': [stems], 'test': [stems]}``.
-    """
-    h, w = _check_size(size)
-    stems = [f'XDU{i}' for i in range(int(num_trainval) + int(num_test))]
-    for i, stem in enumerate(stems):
-        rng = _image_rng(seed, 20, i)
-        img, mask = make_irstd_sample(rng, h, w)
-        atomic_imwrite(os.path.join(root, 'images', stem + '.png'), img)
-        atomic_imwrite(os.path.join(root, 'masks', stem + '.png'), mask)
-    split = {'trainval': stems[:int(num_trainval)],
-             'test': stems[int(num_trainval):]}
-    for name, lst in split.items():
-        atomic_write_text(os.path.join(root, f'{name}.txt'),
-                          ''.join(s + '\n' for s in lst))
-    return split

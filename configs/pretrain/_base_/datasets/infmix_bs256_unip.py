@@ -1,0 +1,56 @@
+# InfMix-style pre-training data (UNIP): infrared folders plus RGB folders,
+# every image turned to gray (3 identical channels, UNIP's --rgb_gray),
+# RandomResizedCrop 224 (scale 0.2-1, bicubic) and a horizontal flip; no
+# masking. Fill `sources` with your folders: each is searched recursively
+# (or give an `ann_file` list per source, e.g. a curation manifest or a
+# subset such as UNIP's 200 ImageNet images per class). Gray images pass
+# ConvertToGray unchanged.
+#
+# The official mix: 23 infrared sets (InfPre, `<dataset>/thermal/*`), an
+# ImageNet-1K subset (200 per class) and COCO train2017; released as
+# `casiatao/InfMix` on Hugging Face.
+ir_extensions = ('.jpg', '.jpeg', '.png', '.bmp', '.pgm', '.tif', '.tiff')
+
+train_pipeline = [
+    dict(type='LoadThermalImage'),
+    dict(type='ConvertToGray', to_channels=3),
+    dict(
+        type='RandomResizedCrop',
+        scale=224,
+        crop_ratio_range=(0.2, 1.0),
+        backend='pillow',
+        interpolation='bicubic'),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackInputs'),
+]
+
+sources = [
+    # the infrared sets (InfPre), one sub-folder each
+    dict(
+        type='InfraredImageFolder',
+        data_root='data/InfMix/InfPre/',
+        extensions=ir_extensions,
+        pipeline=train_pipeline),
+    # RGB sources, converted to gray by the pipeline
+    dict(
+        type='InfraredImageFolder',
+        data_root='data/InfMix/ImageNet/',
+        extensions=ir_extensions,
+        pipeline=train_pipeline),
+    dict(
+        type='InfraredImageFolder',
+        data_root='data/InfMix/COCO/train2017/',
+        extensions=ir_extensions,
+        pipeline=train_pipeline),
+]
+
+# UNIP draws uniformly from the concatenation (every image once an epoch).
+# For fixed shares per source use the package's SourceWeightedSampler, as
+# configs/pretrain/infmae_vit-base-p16_4xb64-amp-coslr-400e_ir-mixture.py.
+train_dataloader = dict(
+    batch_size=256,
+    num_workers=10,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    collate_fn=dict(type='default_collate'),
+    dataset=dict(type='ConcatDataset', datasets=sources))

@@ -1,0 +1,318 @@
+"""Held-out images for reconstruction checks: finding, loading, batching.
+
+Shared by ``tools/analysis_tools/eval_reconstruction.py`` and
+``tools/visualization/show_reconstruction.py`` so that both measure the same
+images the same way: files found under folders (sorted, or a seeded random
+pick), loaded with the config's thermal loader, cut to the model's input
+(full frames centre-cropped to multiples of 16, or a centre square), given
+the config's IAM masks and normalised by the model's data preprocessor.
+"""
+import argparse
+import logging
+import os
+import os.path as osp
+import random as pyrandom
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import cv2
+import numpy as np
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.logging import MMLogger
+from mmengine.registry import init_default_scope
+from mmpretrain.registry import MODELS, TRANSFORMS
+from mmpretrain.structures import DataSample
+
+from infmae_mm.datasets.metainfo import IMAGE_SUFFIXES
+from infmae_mm.models.masking import IAM_MASK_KEY
+from infmae_mm.utils.checkpoint import (describe_incompatible_keys,
+                                        load_checkpoint_to_model)
+
+#: Side multiple of InfMAE inputs (the token patch).
+MULTIPLE = 16
+LOADERS = ('LoadThermalImage', 'LoadImageFromFile')
+
+
+def build_model(cfg: Config,
+                checkpoint: str,
+                device: str = 'cpu') -> torch.nn.Module:
+    """Build ``cfg.model`` in eval mode with ``checkpoint``'s weights (through
+    the safe loader; mismatching keys are printed), or freshly initialised for
+    ``checkpoint='none'``."""
+    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    model = MODELS.build(cfg.model)
+    if checkpoint.lower() == 'none':
+        # mmengine logs every initialised tensor at INFO: keep it quiet.
+        logger = MMLogger.get_current_instance()
+        level = logger.level
+        logger.setLevel(logging.WARNING)
+        try:
+            model.init_weights()
+        finally:
+            logger.setLevel(level)
+    else:
+        result = load_checkpoint_to_model(model, checkpoint)
+        if result.missing_keys or result.unexpected_keys:
+            print(f'{checkpoint} does not match the model exactly:\n' +
+                  describe_incompatible_keys(result))
+    return model.to(device).eval()
+
+
+def find_images(paths: Sequence[str],
+                num: Optional[int] = None,
+                random: bool = False,
+                seed: int = 0) -> List[str]:
+    """Image files under ``paths`` (files or folders, searched recursively).
+
+    Args:
+        paths (Sequence[str]): Files and folders.
+        num (int, optional): How many to return; None: all.
+        random (bool): Pick ``num`` at random (seeded) instead of the first
+            ones in sorted order.
+        seed (int): Seed of the random pick.
+
+    Returns:
+        list[str]: Paths, sorted (or in the seeded random order).
+
+    Raises:
+        FileNotFoundError: If a path does not exist or nothing is found.
+    """
+    files = []
+    for path in paths:
+        if osp.isdir(path):
+            for root, dirs, names in os.walk(path):
+                dirs.sort()
+                files += [
+                    osp.join(root, n) for n in sorted(names)
+                    if n.lower().endswith(IMAGE_SUFFIXES)
+                ]
+        elif osp.isfile(path):
+            files.append(path)
+        else:
+            raise FileNotFoundError(f'No such image or folder: {path}')
+    if not files:
+        raise FileNotFoundError(
+            f'No images ({", ".join(IMAGE_SUFFIXES)}) found in '
+            f'{list(paths)}.')
+    if random:
+        files = pyrandom.Random(seed).sample(files, len(files))
+    return files if num is None else files[:num]
+
+
+def fit_to_multiple(img: np.ndarray, multiple: int = MULTIPLE) -> np.ndarray:
+    """Centre-crop a full frame to sides that are multiples of ``multiple`` (a
+    330x500 frame becomes 320x496).
+
+    Raises:
+        ValueError: If a side is shorter than ``multiple``.
+    """
+    h, w = img.shape[:2]
+    if h < multiple or w < multiple:
+        raise ValueError(f'An image of {h}x{w} is smaller than one '
+                         f'{multiple}x{multiple} patch.')
+    nh, nw = h // multiple * multiple, w // multiple * multiple
+    top, left = (h - nh) // 2, (w - nw) // 2
+    return img[top:top + nh, left:left + nw]
+
+
+def centre_square(img: np.ndarray, size: int) -> np.ndarray:
+    """Resize the short side to ``size`` (bicubic) and centre-crop a square, as
+    the held-out validation pipeline does."""
+    if size % MULTIPLE:
+        raise ValueError(f'--size must be a multiple of {MULTIPLE}, got '
+                         f'{size}.')
+    h, w = img.shape[:2]
+    scale = size / min(h, w)
+    nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
+    img = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_CUBIC)
+    top, left = (nh - size) // 2, (nw - size) // 2
+    return img[top:top + size, left:left + size]
+
+
+def loader_from_config(cfg: Config, channels: int):
+    """The config's image loader (its training pipeline's first step when that
+    is a loader, so 16-bit mappings match), with ``channels``."""
+    pipeline = cfg.get('train_dataloader', {}).get('dataset',
+                                                   {}).get('pipeline', [])
+    step = dict(pipeline[0]
+                ) if pipeline and pipeline[0].get('type') in LOADERS else dict(
+                    type='LoadThermalImage')
+    if step['type'] == 'LoadThermalImage':
+        step['to_channels'] = channels
+    return TRANSFORMS.build(step)
+
+
+def mask_transform_from_config(cfg: Config):
+    """The training pipeline's ``IAMMaskGenerator``, or None."""
+    pipeline = cfg.get('train_dataloader', {}).get('dataset',
+                                                   {}).get('pipeline', [])
+    for step in pipeline:
+        if step.get('type') == 'IAMMaskGenerator':
+            return TRANSFORMS.build(step)
+    return None
+
+
+def masking_label(cfg: Config, model: torch.nn.Module) -> str:
+    """How the configured masks are made, e.g. ``'IAM intensity, stride S=4,
+    descending (pipeline)'``."""
+    generator = getattr(model, 'mask_generator', None)
+    if generator is not None:
+        how, where = generator, 'in-model'
+    else:
+        transform = mask_transform_from_config(cfg)
+        if transform is None:
+            return 'no masks configured'
+        how, where = transform.masking, 'pipeline'
+    order = 'descending' if how.descending else 'ascending'
+    return (f'IAM {how.scorer}, {how.selection} S={how.stride}, {order} '
+            f'({where})')
+
+
+def load_images(paths: Sequence[str], loader,
+                size: Union[int, str]) -> List[np.ndarray]:
+    """Load images and cut them to model inputs.
+
+    Args:
+        paths (Sequence[str]): Image files.
+        loader: A loading transform (``loader_from_config``).
+        size (int | str): A square side (multiple of 16), or ``'full'`` for
+            the whole frame centre-cropped to multiples of 16.
+
+    Returns:
+        list[np.ndarray]: (H, W, C) uint8 images.
+    """
+    images = []
+    for path in paths:
+        img = loader(dict(img_path=path))['img']
+        if img.ndim == 2:
+            img = img[..., None]
+        img = fit_to_multiple(img) if size == 'full' else centre_square(
+            img, int(size))
+        images.append(
+            np.ascontiguousarray(img if img.ndim == 3 else img[..., None]))
+    return images
+
+
+def size_groups(images: Sequence[np.ndarray],
+                batch_size: int) -> List[List[int]]:
+    """Indices of ``images`` in batches of equal size (full frames may differ),
+    at most ``batch_size`` each, in first-seen order."""
+    by_shape: Dict[Tuple[int, ...], List[int]] = {}
+    for i, img in enumerate(images):
+        by_shape.setdefault(img.shape, []).append(i)
+    return [
+        group[j:j + batch_size] for group in by_shape.values()
+        for j in range(0, len(group), batch_size)
+    ]
+
+
+def pack_batch(model: torch.nn.Module,
+               images: Sequence[np.ndarray],
+               paths: Sequence[str],
+               mask_transform=None) -> dict:
+    """Normalised inputs and data samples (with the pipeline's masks and image
+    paths) for equally sized (H, W, C) images."""
+    inputs, samples = [], []
+    for img, path in zip(images, paths):
+        sample = DataSample(metainfo=dict(img_path=path))
+        if mask_transform is not None:
+            results = mask_transform(dict(img=img))
+            sample.set_field(results[IAM_MASK_KEY], IAM_MASK_KEY)
+        inputs.append(torch.from_numpy(img.transpose(2, 0, 1).copy()))
+        samples.append(sample)
+    return model.data_preprocessor(
+        dict(inputs=torch.stack(inputs), data_samples=samples))
+
+
+def add_heldout_arguments(parser: argparse.ArgumentParser,
+                          default_num: Optional[int]) -> None:
+    """The arguments the held-out tools share: CONFIG, CHECKPOINT,
+    ``--images``, ``--num``, ``--random``, ``--seed``, ``--size``,
+    ``--device`` and ``--cfg-options``."""
+    parser.add_argument('config')
+    parser.add_argument(
+        'checkpoint',
+        help="checkpoint, or 'none' for freshly initialised weights")
+    parser.add_argument(
+        '--images', nargs='+', required=True, help='image files or folders')
+    parser.add_argument(
+        '--num',
+        type=int,
+        default=default_num,
+        help='how many images (default: '
+        f'{"all" if default_num is None else default_num})')
+    parser.add_argument(
+        '--random',
+        action='store_true',
+        help='pick --num images at random (with --seed) instead of the '
+        'first ones in sorted order')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument(
+        '--size',
+        default='224',
+        help='square side (a multiple of 16; short side resized, centre '
+        "crop) or 'full' (whole frames centre-cropped to multiples of 16)")
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, as for the training tools')
+
+
+def parse_heldout_args(parser: argparse.ArgumentParser,
+                       argv: Optional[Sequence[str]] = None
+                       ) -> argparse.Namespace:
+    """Parse, checking ``--size``."""
+    args = parser.parse_args(argv)
+    if args.size != 'full' and not args.size.isdigit():
+        parser.error(f"--size must be an integer or 'full', got {args.size}")
+    return args
+
+
+def load_config(args: argparse.Namespace) -> Config:
+    """``args.config`` with ``args.cfg_options`` merged."""
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    return cfg
+
+
+def reconstruct_images(
+        model: torch.nn.Module,
+        cfg: Config,
+        paths: Sequence[str],
+        size: Union[int, str],
+        batch_size: int = 8,
+        device: str = 'cpu') -> Tuple[List[dict], List[torch.Tensor]]:
+    """Load, mask and reconstruct ``paths`` with ``model.predict``.
+
+    Returns:
+        tuple: Per image (in ``paths`` order) its ``reconstruction`` record
+        (see ``ReconstructionPredictMixin.predict``) and its normalised input
+        (1, C, H, W).
+
+    Raises:
+        ValueError: If neither the config's pipeline nor the model defines
+            masks.
+    """
+    images = load_images(paths,
+                         loader_from_config(cfg, model.backbone.in_channels),
+                         size)
+    mask_transform = mask_transform_from_config(cfg)
+    if mask_transform is None and model.mask_generator is None:
+        raise ValueError('The config has no IAMMaskGenerator in its training '
+                         'pipeline and the model no mask_generator: nothing '
+                         'defines the masks.')
+    records: List[dict] = [None] * len(paths)
+    inputs: List[torch.Tensor] = [None] * len(paths)
+    for group in size_groups(images, batch_size):
+        data = pack_batch(model, [images[i] for i in group],
+                          [paths[i] for i in group], mask_transform)
+        batch = data['inputs'].to(device)
+        with torch.no_grad():
+            samples = model.predict(batch, data['data_samples'])
+        for j, (i, sample) in enumerate(zip(group, samples)):
+            records[i] = sample.reconstruction
+            inputs[i] = batch[j:j + 1]
+    return records, inputs

@@ -1,0 +1,327 @@
+"""InfMAE's conv stages computed only at visible patches (pre-training).
+
+This module owns the fast masked path of the conv stages. The layer classes
+(:class:`ConvPatchEmbed`, :class:`MaskedConvBlock`, ...) have one ``forward``
+each, the dense computation; here the same parameters are applied to the
+visible patches only, and :func:`visible_conv_stages` runs stages 1-2 and the
+stage-3 embedding of an :class:`InfMAEViT` this way.
+
+Every convolution of the conv stages except the depthwise mixer is aligned
+with the 16x16 token patches (1x1, or kernel = stride dividing the patch), so
+a visible token's features depend only on its own pixels and, through the
+5x5 depthwise mixer, on neighbouring *visible* positions (masked positions
+are zeroed right before the mixer). The fast path therefore keeps each stage
+as ``(B, N_vis, P, C)`` "blocks": for each visible token the
+P = side * side positions it covers at that stage (side 4 at stride 4, 2 at
+stride 8), channels last, and computes
+
+* aligned convolutions as one matrix product per block
+  (:func:`aligned_conv_on_blocks`),
+* 1x1 convolutions, LayerNorms and GELUs on the visible positions only,
+* the depthwise mixer on each block with its halo (the border it reads
+  from neighbouring visible blocks, zeros where they are masked;
+  :func:`halo_index`), so no zero-filled map is built and only visible
+  outputs are computed.
+
+This equals the dense formulation (``InfMAEViT(masked_conv='dense')``) at
+every visible position; ``tests/test_visible_path.py`` checks outputs, loss
+and gradients against it.
+"""
+from typing import TYPE_CHECKING, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..layers import ConvFFN, ConvPatchEmbed, MaskedConvBlock
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .infmae_vit import InfMAEViT
+
+
+def aligned_conv_on_blocks(blocks: torch.Tensor, side: int,
+                           weight: torch.Tensor,
+                           bias: torch.Tensor) -> torch.Tensor:
+    """Apply a kernel = stride convolution inside each block.
+
+    Args:
+        blocks (torch.Tensor): (B, N, side * side, C_in), positions raster.
+        side (int): Side of a block, a multiple of the kernel.
+        weight (torch.Tensor): (C_out, C_in, k, k) conv weight, stride k.
+        bias (torch.Tensor): (C_out, ) bias.
+
+    Returns:
+        torch.Tensor: (B, N, (side / k) ** 2, C_out), positions raster.
+    """
+    B, N, _, C = blocks.shape
+    k = weight.shape[-1]
+    o = side // k
+    x = blocks.reshape(B, N, o, k, o, k, C).permute(0, 1, 2, 4, 3, 5, 6)
+    x = x.reshape(B, N, o * o, k * k * C)
+    return F.linear(x,
+                    weight.permute(0, 2, 3, 1).reshape(weight.shape[0], -1),
+                    bias)
+
+
+def block_positions(ids_keep: torch.Tensor, grid: Tuple[int, int],
+                    side: int) -> torch.Tensor:
+    """Flat positions of the visible blocks' values in a batch of maps.
+
+    A channels-last (B, H, W, C) map (H = h * side, W = w * side) viewed as
+    (B * H * W, C) rows holds value ``k`` of the block of visible token ``n``
+    of sample ``b`` in row ``positions[(b * N_vis + n) * side**2 + k]``.
+
+    Args:
+        ids_keep (torch.Tensor): (B, N_vis) visible token ids.
+        grid (tuple[int, int]): Token grid (h, w).
+        side (int): Block side.
+
+    Returns:
+        torch.Tensor: (B * N_vis * side**2, ) positions, block by block,
+        raster inside a block.
+    """
+    B = ids_keep.shape[0]
+    inner = torch.arange(side, device=ids_keep.device)
+    rows = (ids_keep // grid[1] * side)[:, :, None] + inner
+    rows = rows + (torch.arange(B, device=ids_keep.device) * grid[0] *
+                   side)[:, None, None]
+    cols = (ids_keep % grid[1] * side)[:, :, None] + inner
+    return (rows[:, :, :, None] * (grid[1] * side) +
+            cols[:, :, None, :]).flatten()
+
+
+def map_to_blocks(feature_map: torch.Tensor, ids_keep: torch.Tensor,
+                  side: int) -> torch.Tensor:
+    """Gather the visible blocks (B, N_vis, side**2, C) of an NCHW map.
+
+    One ``index_select`` of C-channel rows (of a view for channels-last
+    maps; other maps are copied channels-last first).
+    """
+    B, C, H, W = feature_map.shape
+    values = feature_map.permute(0, 2, 3, 1).reshape(B * H * W, C)
+    return values.index_select(
+        0, block_positions(ids_keep, (H // side, W // side),
+                           side)).view(B, -1, side * side, C)
+
+
+def halo_index(ids_keep: torch.Tensor, grid: Tuple[int, int], side: int,
+               pad: int) -> torch.Tensor:
+    """Where each value of each visible block's halo lives in the blocks.
+
+    The halo of a block is the block with a ``pad``-wide border of the map
+    whose visible blocks are the given ones and which is zero elsewhere
+    (masked tokens and outside the map).
+
+    Args:
+        ids_keep (torch.Tensor): (B, N_vis) visible token ids.
+        grid (tuple[int, int]): Token grid (h, w).
+        side (int): Block side.
+        pad (int): Border width.
+
+    Returns:
+        torch.Tensor: (B * N_vis * S * S, ) rows, S = side + 2 pad, of the
+        (B * N_vis * side**2 + 1, C) table of the blocks' values followed by
+        one zero row (the index of the zero row for zero halo values); halos
+        in block order, raster inside a halo.
+    """
+    B, N = ids_keep.shape
+    h, w = grid
+    device = ids_keep.device
+    # Visible token id -> its block's number (-1 for masked tokens).
+    number = torch.full((B, h * w), -1, dtype=torch.long, device=device)
+    number.scatter_(1, ids_keep,
+                    torch.arange(B * N, device=device).view(B, N))
+    offsets = torch.arange(side + 2 * pad, device=device) - pad
+    rows = (ids_keep // w * side)[:, :, None] + offsets  # (B, N, S)
+    cols = (ids_keep % w * side)[:, :, None] + offsets
+    inside = (((rows >= 0) & (rows < h * side))[:, :, :, None] &
+              ((cols >= 0) & (cols < w * side))[:, :, None, :])
+    token = (rows.clamp(0, h * side - 1) // side)[:, :, :, None] * w + \
+        (cols.clamp(0, w * side - 1) // side)[:, :, None, :]
+    block = torch.gather(number, 1, token.flatten(1)).view(token.shape)
+    row = block * (side * side) + ((rows % side)[:, :, :, None] * side +
+                                   (cols % side)[:, :, None, :])
+    zero_row = B * N * side * side
+    return torch.where(inside & (block >= 0), row,
+                       torch.full_like(row, zero_row)).flatten()
+
+
+def _halos(blocks: torch.Tensor, index: torch.Tensor,
+           halo: int) -> torch.Tensor:
+    """The halos (B * N_vis, C, halo, halo), channels-last in memory, of
+    (B, N_vis, P, C) blocks, ``index`` from :func:`halo_index`."""
+    B, N, P, C = blocks.shape
+    table = torch.cat([blocks.reshape(B * N * P, C), blocks.new_zeros(1, C)])
+    return table.index_select(0, index).view(B * N, halo, halo,
+                                             C).permute(0, 3, 1, 2)
+
+
+class _VisibleDepthwiseConv(torch.autograd.Function):
+    """Depthwise conv of zero-filled visible blocks, evaluated at the visible
+    blocks.
+
+    Each block is convolved together with its halo (its border from the
+    neighbouring visible blocks, zeros elsewhere; gathered from the blocks by
+    one ``index_select``) without padding, so only the visible outputs are
+    computed and no map is materialised; the output is channels-last, i.e.
+    already in the blocks' layout. The backward pass avoids the generic
+    depthwise ``convolution_backward`` (several times slower than the
+    forward on CPU): the input gradient is the same halo convolution of the
+    output gradient with the flipped kernel, and the weight gradient a
+    correlation of the halos with the output gradient, one (block, channel)
+    pair per group. Only the blocks are saved; the halos are gathered again.
+    """
+
+    @staticmethod
+    def forward(ctx, blocks: torch.Tensor, ids_keep: torch.Tensor,
+                grid: Tuple[int, int], side: int, weight: torch.Tensor,
+                bias: torch.Tensor) -> torch.Tensor:
+        B, N, P, C = blocks.shape
+        k = weight.shape[-1]
+        index = halo_index(ids_keep, grid, side, k // 2)
+        out = F.conv2d(_halos(blocks, index, side + k - 1),
+                       weight.contiguous(memory_format=torch.channels_last),
+                       bias, groups=C)
+        ctx.save_for_backward(blocks, index, weight)
+        ctx.side = side
+        return out.permute(0, 2, 3, 1).reshape(B, N, P, C)
+
+    @staticmethod
+    def backward(ctx, grad_out: torch.Tensor):
+        blocks, index, weight = ctx.saved_tensors
+        side = ctx.side
+        # Custom functions run their backward outside autocast: compute in
+        # the dtype of the incoming gradient (autograd casts the returned
+        # gradients back to the inputs' dtypes).
+        dtype = grad_out.dtype
+        blocks, weight = blocks.to(dtype), weight.to(dtype)
+        B, N, P, C = blocks.shape
+        k = weight.shape[-1]
+        halo = side + k - 1
+        grad_blocks = grad_weight = grad_bias = None
+        if ctx.needs_input_grad[0]:
+            grad_blocks = F.conv2d(
+                _halos(grad_out, index, halo),
+                weight.flip(-2, -1).contiguous(
+                    memory_format=torch.channels_last),
+                groups=C).permute(0, 2, 3, 1).reshape(B, N, P, C)
+        if ctx.needs_input_grad[4]:
+            # grad_w[c] = sum over blocks of corr(halo, grad_out).
+            halos = _halos(blocks, index, halo).contiguous().view(
+                1, B * N * C, halo, halo)
+            grad = grad_out.reshape(B * N, side, side, C).permute(0, 3, 1, 2)
+            grad_weight = F.conv2d(
+                halos, grad.reshape(B * N * C, 1, side, side),
+                groups=B * N * C)
+            grad_weight = grad_weight.view(B * N, C, k, k).sum(0).unsqueeze(1)
+        if ctx.needs_input_grad[5]:
+            grad_bias = grad_out.sum((0, 1, 2))
+        return grad_blocks, None, None, None, grad_weight, grad_bias
+
+
+def visible_depthwise_conv(blocks: torch.Tensor, ids_keep: torch.Tensor,
+                           grid: Tuple[int, int], side: int,
+                           conv: torch.nn.Conv2d) -> torch.Tensor:
+    """Apply a depthwise ``conv`` (odd kernel, 'same' padding) to the map whose
+    visible blocks are ``blocks`` and which is zero elsewhere; return the
+    result at the visible blocks.
+
+    Args:
+        blocks (torch.Tensor): (B, N_vis, side * side, C).
+        ids_keep (torch.Tensor): (B, N_vis) token ids of the blocks.
+        grid (tuple[int, int]): Token grid (h, w).
+        side (int): Block side.
+        conv (nn.Conv2d): The depthwise convolution (groups = C).
+
+    Returns:
+        torch.Tensor: (B, N_vis, side * side, C).
+    """
+    return _VisibleDepthwiseConv.apply(blocks, ids_keep, tuple(grid), side,
+                                       conv.weight, conv.bias)
+
+
+def _pointwise(conv: nn.Conv2d) -> torch.Tensor:
+    """A 1x1 conv's weight as a (C_out, C_in) matrix."""
+    return conv.weight.reshape(conv.weight.shape[0], -1)
+
+
+def embed_blocks(embed: ConvPatchEmbed, blocks: torch.Tensor,
+                 side: int) -> torch.Tensor:
+    """:class:`ConvPatchEmbed` inside visible blocks.
+
+    Args:
+        embed (ConvPatchEmbed): The embedding (kernel = stride = patch).
+        blocks (torch.Tensor): (B, N_vis, side * side, C_in).
+        side (int): Block side at the input stride.
+
+    Returns:
+        torch.Tensor: (B, N_vis, (side / patch) ** 2, C_out).
+    """
+    x = aligned_conv_on_blocks(blocks, side, embed.projection.weight,
+                               embed.projection.bias)
+    return embed.act(embed.norm(x))
+
+
+def ffn_on_values(ffn: ConvFFN, x: torch.Tensor) -> torch.Tensor:
+    """:class:`ConvFFN` on (..., C) values (its 1x1 convs as linear maps)."""
+    x = ffn.act(F.linear(x, _pointwise(ffn.fc1), ffn.fc1.bias))
+    return F.linear(x, _pointwise(ffn.fc2), ffn.fc2.bias)
+
+
+def conv_block_on_blocks(block: MaskedConvBlock, x: torch.Tensor,
+                         ids_keep: torch.Tensor, grid: Tuple[int, int],
+                         side: int) -> torch.Tensor:
+    """:class:`MaskedConvBlock` on visible blocks only.
+
+    Equal to ``block(x_map, visible)`` at every visible position; masked
+    positions are never computed.
+
+    Args:
+        block (MaskedConvBlock): The block.
+        x (torch.Tensor): (B, N_vis, side * side, C) visible blocks.
+        ids_keep (torch.Tensor): (B, N_vis) their token ids.
+        grid (tuple[int, int]): Token grid (h, w).
+        side (int): Block side at this stage's stride.
+
+    Returns:
+        torch.Tensor: (B, N_vis, side * side, C).
+    """
+    y = F.linear(block.norm1(x), _pointwise(block.conv1), block.conv1.bias)
+    y = visible_depthwise_conv(y, ids_keep, grid, side, block.dwconv)
+    x = x + block.drop_path(
+        F.linear(y, _pointwise(block.conv2), block.conv2.bias))
+    return x + block.drop_path(ffn_on_values(block.ffn, block.norm2(x)))
+
+
+def visible_conv_stages(
+        encoder: 'InfMAEViT', x: torch.Tensor, ids_keep: torch.Tensor,
+        grid: Tuple[int,
+                    int]) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Stages 1-2 and the stage-3 embedding at the visible patches.
+
+    Args:
+        encoder (InfMAEViT): Holds the parameters (``patch_embed1-3``,
+            ``blocks1-2``, ``token_proj``).
+        x (torch.Tensor): (B, C, H, W) images, H = 16 h and W = 16 w.
+        ids_keep (torch.Tensor): (B, N_vis) visible token ids.
+        grid (tuple[int, int]): Token grid (h, w).
+
+    Returns:
+        tuple[torch.Tensor]: F1 blocks (B, N_vis, 16, C1), F2 blocks
+        (B, N_vis, 4, C2) and the visible stage-3 tokens (B, N_vis, C3)
+        without positions.
+    """
+    patch = encoder.patch_embed1.patch_size * \
+        encoder.patch_embed2.patch_size * encoder.patch_embed3.patch_size
+    side1 = patch // encoder.patch_embed1.patch_size
+    side2 = side1 // encoder.patch_embed2.patch_size
+    f1 = embed_blocks(encoder.patch_embed1, map_to_blocks(x, ids_keep, patch),
+                      patch)
+    for block in encoder.blocks1:
+        f1 = conv_block_on_blocks(block, f1, ids_keep, grid, side1)
+    f2 = embed_blocks(encoder.patch_embed2, f1, side1)
+    for block in encoder.blocks2:
+        f2 = conv_block_on_blocks(block, f2, ids_keep, grid, side2)
+    tokens = encoder.token_proj(
+        embed_blocks(encoder.patch_embed3, f2, side2)[:, :, 0])
+    return f1, f2, tokens
