@@ -8,7 +8,9 @@ otherwise. ``tools/gpu_check.sh`` runs them with the GPU benchmark.
   see the same masks):
 
   - fp32 (TF32 off): the decoder's prediction and the loss within 1e-5
-    absolute, each parameter's gradient within 1e-5 of its norm (relative).
+    absolute, each parameter's gradient within 1e-5 of its norm (relative;
+    for a gradient that nearly cancels, norm under 1e-3 of the whole
+    gradient's, within 1e-8 of the whole gradient's norm).
   - AMP (``torch.autocast``, fp16 and bf16): both formulations are compared
     with the fp32 dense result by the relative error ``|x - ref| / |ref|``
     (prediction, loss, all gradients concatenated). Rounding to the AMP dtype
@@ -196,7 +198,12 @@ def test_fast_path_equals_dense_fp32(pretrain_images, strict_fp32):
     torch.testing.assert_close(loss_f, loss_d, rtol=0, atol=1e-5)
     assert grads_f.keys() == grads_d.keys()
     assert len(grads_f) == sum(1 for p in fast.parameters() if p.requires_grad)
-    worst = max((relative(grads_f[n], grads_d[n]), n) for n in grads_f)
+    # Each gradient within 1e-5 of its norm; a gradient that nearly cancels
+    # (norm under 1e-3 of the whole gradient's) within 1e-8 of the whole.
+    total = flat(grads_d).norm().item()
+    worst = max(((grads_f[n] - grads_d[n]).norm().item() /
+                 max(grads_d[n].norm().item(), 1e-3 * total), n)
+                for n in grads_f)
     assert worst[0] <= 1e-5, f'gradient of {worst[1]}: {worst[0]:.2e}'
 
 
@@ -292,7 +299,7 @@ def logged_losses(out: str) -> List[float]:
     return losses
 
 
-@pytest.mark.timeout(TRAIN_TIMEOUT)
+@pytest.mark.timeout(2 * TRAIN_TIMEOUT)  # two runs
 def test_paper_recipe_trains_with_amp_and_resumes(pretrain_images, tmp_path):
     config = wrapped(tmp_path, RECIPE)
     work = str(tmp_path / 'work')

@@ -24,8 +24,8 @@ from infmae_mm.curation import pipeline
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CFG_DIR = osp.join(REPO, 'configs', 'pretrain')
-LEAF_CFG = osp.join(
-    CFG_DIR, 'infmae_vit-base-p16_4xb64-amp-coslr-400e_ir-manifest.py')
+LEAF_CFG = osp.join(CFG_DIR,
+                    'infmae_vit-base-p16_4xb64-amp-coslr-400e_ir-manifest.py')
 RECIPE_CFG = osp.join(CFG_DIR,
                       'infmae_vit-base-p16_4xb64-amp-coslr-400e_inf30.py')
 NUM_ORIGINALS, NUM_ORIGINALS_16 = 30, 6
@@ -52,8 +52,8 @@ def _write(path, img, params=()):
 
 
 def _resized(img, factor, interpolation):
-    return cv2.resize(img, None, fx=factor, fy=factor,
-                      interpolation=interpolation)
+    return cv2.resize(
+        img, None, fx=factor, fy=factor, interpolation=interpolation)
 
 
 def hand_entropy(img):
@@ -99,8 +99,7 @@ def collection(tmp_path_factory):
     _write(planted / 'reencoded_q90.jpg', gray[1],
            [cv2.IMWRITE_JPEG_QUALITY, 90])
     dup(planted / 'reencoded_q90.jpg', origs[1])
-    _write(planted / 'resized_0.9.png',
-           _resized(gray[2], 0.9, cv2.INTER_AREA))
+    _write(planted / 'resized_0.9.png', _resized(gray[2], 0.9, cv2.INTER_AREA))
     dup(planted / 'resized_0.9.png', origs[2])
     _write(planted / 'brighter.png',
            np.clip(gray[3].astype(int) + 20, 0, 255).astype(np.uint8))
@@ -113,8 +112,8 @@ def collection(tmp_path_factory):
     _write(planted / 'colour.png', tinted)
     dup(planted / 'colour.png', origs[5])
     # The larger copy wins even though it sorts after the original ...
-    _write(planted / 'upscaled_1.1.png',
-           _resized(gray[6], 1.1, cv2.INTER_CUBIC))
+    _write(planted / 'upscaled_1.1.png', _resized(gray[6], 1.1,
+                                                  cv2.INTER_CUBIC))
     expect['raw/zz_planted/upscaled_1.1.png'] = ('', None)
     expect[ids[origs[6]]] = (curation.NEAR_DUPLICATE,
                              'raw/zz_planted/upscaled_1.1.png')
@@ -132,8 +131,8 @@ def collection(tmp_path_factory):
     odd = raw / 'odd_sizes'
     for name, (h, w), reason in (('tiny_15x12.png', (12, 15), 'too_small'),
                                  ('tiny_19x19.png', (19, 19), 'too_small'),
-                                 ('narrow_15x40.PNG', (40, 15), ''),
-                                 ('edge_20x19.png', (19, 20), '')):
+                                 ('narrow_15x40.PNG', (40, 15),
+                                  ''), ('edge_20x19.png', (19, 20), '')):
         _write(odd / name, syn.make_ir_image(rng, h, w))
         expect[f'raw/odd_sizes/{name}'] = (reason, None)
 
@@ -151,15 +150,21 @@ def collection(tmp_path_factory):
         expect[f'raw/corrupt/{name}'] = (curation.UNREADABLE, None)
     for path in origs + origs16:
         expect.setdefault(ids[path], ('', None))
-    return dict(root=root, raw=str(raw), raw16=str(raw16), expect=expect,
-                origs=origs, origs16=origs16)
+    return dict(
+        root=root,
+        raw=str(raw),
+        raw16=str(raw16),
+        expect=expect,
+        origs=origs,
+        origs16=origs16)
 
 
 @pytest.fixture(scope='module')
 def curated(collection):
     out = collection['root'] / 'out'
     result = curation.curate([collection['raw'], collection['raw16']],
-                             str(out), verbose=False)
+                             str(out),
+                             verbose=False)
     return result
 
 
@@ -212,8 +217,8 @@ def test_entropy_and_hash_measures():
     assert 0 < code < 2**63 and bin(code).count('1') == 31
     # No clipping: an offset and a gain leave the hash exactly as it was.
     scaled = (img.astype(np.float64) * 0.5 + 60).round().astype(np.uint8)
-    assert curation.hamming_distance(
-        code, curation.perceptual_hash(scaled)) <= 2
+    assert curation.hamming_distance(code,
+                                     curation.perceptual_hash(scaled)) <= 2
 
     # 16-bit: 0.5/99.5 percentiles stretched to 0..255, then equation 1.
     img16 = syn.make_ir_image(np.random.default_rng(6), 64, 80, bit_depth=16)
@@ -235,12 +240,14 @@ def test_exactly_the_planted_images_are_dropped(curated, collection):
     for d in dropped:
         if d.reason == curation.NEAR_DUPLICATE:
             assert 0 <= d.distance <= curation.DEFAULT_DEDUP_THRESHOLD
-    exact = next(d for d in dropped
-                 if d.image.image_id.endswith('exact_copy.png'))
+    exact = next(
+        d for d in dropped if d.image.image_id.endswith('exact_copy.png'))
     assert exact.distance == 0
     # Why the corrupt files are unreadable.
-    errors = {d.image.image_id.split('/')[-1]: d.analysis.error
-              for d in dropped if d.reason == curation.UNREADABLE}
+    errors = {
+        d.image.image_id.split('/')[-1]: d.analysis.error
+        for d in dropped if d.reason == curation.UNREADABLE
+    }
     assert errors['zero.png'] == 'empty file'
     assert errors['truncated.jpg'].startswith('truncated JPEG')
     assert errors['truncated.png'] == errors['not_an_image.jpg'] == \
@@ -281,8 +288,7 @@ def test_entropy_matches_numpy(curated, collection):
     checks = {
         'raw/' + osp.relpath(collection['origs'][0], collection['raw']):
         collection['origs'][0],
-        'raw16/' + osp.relpath(collection['origs16'][1],
-                               collection['raw16']):
+        'raw16/' + osp.relpath(collection['origs16'][1], collection['raw16']):
         collection['origs16'][1],
         'raw/zz_planted/colour.png':
         osp.join(collection['raw'], 'zz_planted', 'colour.png'),
@@ -310,7 +316,8 @@ def test_output_does_not_depend_on_listing_order(curated, collection,
     # Same depth as the fixture's output, so relative entries compare.
     out = collection['root'] / 'out_reversed'
     result = curation.curate([collection['raw16'], collection['raw']],
-                             str(out), verbose=False)
+                             str(out),
+                             verbose=False)
     assert _manifest(str(out)) == _manifest(curated.out_dir)
     assert _fates(result) == _fates(curated)
 
@@ -340,8 +347,8 @@ def test_interrupted_run_resumes_to_the_same_manifest(curated, collection,
     with open(journal, 'a') as f:
         f.write('{"path": "/half/written", "size": 1')
     result = curation.curate(raws, str(out), resume=True, verbose=False)
-    assert (result.reused, result.analysed) == (12, len(curated.decisions) -
-                                                12)
+    assert (result.reused, result.analysed) == (12,
+                                                len(curated.decisions) - 12)
     assert _manifest(str(out)) == _manifest(curated.out_dir)
     assert _fates(result) == _fates(curated)
     lines = journal.read_text().splitlines()
@@ -349,8 +356,8 @@ def test_interrupted_run_resumes_to_the_same_manifest(curated, collection,
     assert len(lines) == 1 + len(curated.decisions)
 
     # Resuming a finished run analyses nothing; thresholds may change.
-    again = curation.curate(raws, str(out), resume=True, dedup_threshold=-1,
-                            verbose=False)
+    again = curation.curate(
+        raws, str(out), resume=True, dedup_threshold=-1, verbose=False)
     assert again.analysed == 0
     assert len(again.kept) == len(curated.kept) + sum(
         d.reason == curation.NEAR_DUPLICATE for d in curated.decisions)
@@ -365,8 +372,12 @@ def test_statistics_table_and_plot(curated):
     stats = json.load(open(osp.join(out, 'stats.json')))
     assert stats['num_images'] == len(curated.kept)
     assert stats['num_inputs'] == len(curated.decisions)
-    assert stats['dropped'] == {'unreadable': 4, 'too_small': 2,
-                                'near_duplicate': 9, 'unlistable_path': 0}
+    assert stats['dropped'] == {
+        'unreadable': 4,
+        'too_small': 2,
+        'near_duplicate': 9,
+        'unlistable_path': 0
+    }
     assert sum(r['kept'] for r in stats['sources'].values()) == \
         len(curated.kept)
     assert stats['smallest'] == [20, 19]  # by pixel count, then width
@@ -376,7 +387,8 @@ def test_statistics_table_and_plot(curated):
     # The 16-bit originals are kept, the planted 16-bit copies are not.
     assert stats['bit_depth'] == {
         'uint16': NUM_ORIGINALS_16,
-        'uint8': len(curated.kept) - NUM_ORIGINALS_16}
+        'uint8': len(curated.kept) - NUM_ORIGINALS_16
+    }
     plot = _imread(osp.join(out, 'stats.png'))
     assert plot.shape[0] > 400 and plot.shape[1] > 600
     assert not [n for n in os.listdir(out) if n.endswith('.tmp')]
@@ -385,8 +397,9 @@ def test_statistics_table_and_plot(curated):
 def test_cli_links_and_stats_only(collection, curated, tmp_path, capsys):
     cli = _load_cli()
     out = tmp_path / 'linked'
-    assert cli.main([collection['raw16'], '--out', str(out), '--link',
-                     '--quiet']) == 0
+    assert cli.main(
+        [collection['raw16'], '--out',
+         str(out), '--link', '--quiet']) == 0
     assert 'manifest:' in capsys.readouterr().out
     lines = _manifest(str(out))
     assert len(lines) == NUM_ORIGINALS_16 and all(
@@ -395,18 +408,18 @@ def test_cli_links_and_stats_only(collection, curated, tmp_path, capsys):
     assert osp.samefile(out / lines[0], src)
 
     stats_dir = tmp_path / 'stats'
-    assert cli.main([osp.join(curated.out_dir, 'manifest.txt'),
-                     '--stats-only', '--out', str(stats_dir),
-                     '--quiet']) == 0
+    assert cli.main([
+        osp.join(curated.out_dir, 'manifest.txt'), '--stats-only', '--out',
+        str(stats_dir), '--quiet'
+    ]) == 0
     assert 'information entropy' in capsys.readouterr().out
     stats = json.load(open(stats_dir / 'stats.json'))
     assert stats['num_images'] == len(curated.kept)
     assert stats['entropy']['mean'] == pytest.approx(
         curated.statistics['entropy']['mean'])
-    assert set(stats['sources']) == {
-        d.image.source for d in curated.kept}
-    assert cli.main([str(tmp_path / 'missing'), '--out', str(out),
-                     '--quiet']) == 2
+    assert set(stats['sources']) == {d.image.source for d in curated.kept}
+    assert cli.main([str(tmp_path / 'missing'), '--out',
+                     str(out), '--quiet']) == 2
 
 
 # ------------------------------------------------------------ pre-training
@@ -431,13 +444,14 @@ def test_pretraining_starts_from_the_manifest(curated):
     dataset = DATASETS.build(cfg.train_dataloader.dataset)
     assert len(dataset) == len(curated.kept)
     assert dataset.get_data_info(0)['img_path'] == osp.join(
-        curated.out_dir, _manifest(curated.out_dir)[0])
+        curated.out_dir,
+        _manifest(curated.out_dir)[0])
     items = [dataset[0], dataset[1]]
     assert tuple(items[0]['inputs'].shape) == (3, 224, 224)
 
     cfg.model.backbone.arch = 'nano'
-    cfg.model.neck.update(embed_dim=64, decoder_embed_dim=32,
-                          decoder_num_heads=2)
+    cfg.model.neck.update(
+        embed_dim=64, decoder_embed_dim=32, decoder_num_heads=2)
     model = MODELS.build(cfg.model)
     model.init_weights()
     optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.01))

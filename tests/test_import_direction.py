@@ -18,8 +18,7 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 PACKAGE = osp.join(REPO, 'infmae_mm')
 #: Sub-packages of infmae_mm that hold offline code.
 OFFLINE = ('curation', 'testing', 'converters')
-FORBIDDEN = tuple(f'infmae_mm.{name}' for name in OFFLINE) + ('tools',
-                                                              'tests')
+FORBIDDEN = tuple(f'infmae_mm.{name}' for name in OFFLINE) + ('tools', 'tests')
 
 
 def _module_name(path: str, root: str = REPO) -> str:
@@ -77,8 +76,7 @@ def test_the_parser_resolves_relative_imports(tmp_path):
     fake.parent.mkdir(parents=True)
     fake.write_text('from ..curation import curate\n'
                     'def f():\n    from infmae_mm import testing\n')
-    found = [n for _, n in _imports(str(fake), str(tmp_path))
-             if _forbidden(n)]
+    found = [n for _, n in _imports(str(fake), str(tmp_path)) if _forbidden(n)]
     assert 'infmae_mm.curation' in found
     assert 'infmae_mm.testing' in found
 

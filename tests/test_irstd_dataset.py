@@ -12,8 +12,8 @@ from mmengine.dataset import Compose
 from mmseg.registry import DATASETS, TRANSFORMS
 
 from infmae_mm.datasets.irstd import IRSTD1kDataset
-from infmae_mm.testing import write_irstd_like
 from infmae_mm.evaluation.irstd_metric import IRSTDMetric
+from infmae_mm.testing import write_irstd_like
 
 PIPELINE = [
     dict(type='LoadThermalImage'),
@@ -45,8 +45,12 @@ def mmseg_pipeline() -> list:
 def build(root: str, ann_file: str = 'test.txt', **kwargs) -> IRSTD1kDataset:
     kwargs.setdefault('pipeline', mmseg_pipeline())
     return DATASETS.build(
-        dict(type='IRSTD1kDataset', data_root=root, ann_file=ann_file,
-             _scope_='mmseg', **kwargs))
+        dict(
+            type='IRSTD1kDataset',
+            data_root=root,
+            ann_file=ann_file,
+            _scope_='mmseg',
+            **kwargs))
 
 
 def read_mask(path: str) -> np.ndarray:
@@ -75,7 +79,7 @@ def test_pipeline_gives_labels_0_1(irstd_root):
         packed = pipeline(info)
         gt = packed['data_samples'].gt_sem_seg.data
         assert gt.shape == (1, 64, 64) and packed['inputs'].shape[1:] == (64,
-                                                                         64)
+                                                                          64)
         assert set(torch.unique(gt).tolist()) <= {0, 1}
         expected = read_mask(info['seg_map_path']) == 255
         assert torch.equal(gt[0].bool(), torch.from_numpy(expected))
@@ -110,13 +114,17 @@ def test_other_layouts_by_suffix(root_copy):
     for stem in ('XDU8', 'XDU9', 'XDU10', 'XDU11'):
         img = cv2.imread(osp.join(root_copy, 'images', stem + '.png'))
         cv2.imwrite(osp.join(root_copy, 'img', stem + '.bmp'), img)
-        os.rename(osp.join(root_copy, 'gt', stem + '.png'),
-                  osp.join(root_copy, 'gt', stem + '_pixels0.png'))
+        os.rename(
+            osp.join(root_copy, 'gt', stem + '.png'),
+            osp.join(root_copy, 'gt', stem + '_pixels0.png'))
     with open(osp.join(root_copy, 'test.txt'), 'a') as f:
         f.write('\n  \n')  # blank lines are skipped
-    dataset = build(root_copy, 'test.txt', img_suffix='.bmp',
-                    seg_map_suffix='_pixels0.png',
-                    data_prefix=dict(img_path='img', seg_map_path='gt'))
+    dataset = build(
+        root_copy,
+        'test.txt',
+        img_suffix='.bmp',
+        seg_map_suffix='_pixels0.png',
+        data_prefix=dict(img_path='img', seg_map_path='gt'))
     assert len(dataset) == 4
     gt = dataset[1]['data_samples'].gt_sem_seg.data
     expected = read_mask(osp.join(root_copy, 'gt', 'XDU9_pixels0.png')) > 0

@@ -17,10 +17,11 @@ import numpy as np
 import pytest
 
 from infmae_mm import testing as synthetic
-from infmae_mm.converters.m3fd import (
-    DEFAULT_SCENE_THRESHOLD, M3FD_CLASSES, ImageRecord, build_coco,
-    convert_m3fd, group_scenes, parse_voc_xml, resolve_class_name,
-    split_random, split_scenes, voc_box_to_coco)
+from infmae_mm.converters.m3fd import (DEFAULT_SCENE_THRESHOLD, M3FD_CLASSES,
+                                       ImageRecord, build_coco, convert_m3fd,
+                                       group_scenes, parse_voc_xml,
+                                       resolve_class_name, split_random,
+                                       split_scenes, voc_box_to_coco)
 from infmae_mm.curation.near_duplicates import similarity, thumbnail
 
 H, W = 192, 256
@@ -33,19 +34,19 @@ SCENES = [['00000', '00001', '00002'], ['00003'],
 KEPT = [s for sc in SCENES for s in sc]
 
 # Objects of 00014.xml: (name, (xmin, ymin, xmax, ymax) or None).
-ODD_OBJECTS = [
-    ('People', (10, 20, 30, 60)), ('people', (40, 20, 52, 50)),
-    ('car ', (60, 100, 120, 140)), ('Car', (200, 150, 300, 190)),
-    ('Person', (1, 1, 9, 9)), ('Person', (2, 2, 9, 9)),
-    ('Bicycle', (3, 3, 9, 9)), ('Bus', (70, 70, 70, 90)),
-    ('Truck', ('abc', 70, 80, 90)), ('Lamp', None)
-]
+ODD_OBJECTS = [('People', (10, 20, 30, 60)), ('people', (40, 20, 52, 50)),
+               ('car ', (60, 100, 120, 140)), ('Car', (200, 150, 300, 190)),
+               ('Person', (1, 1, 9, 9)), ('Person', (2, 2, 9, 9)),
+               ('Bicycle', (3, 3, 9, 9)), ('Bus', (70, 70, 70, 90)),
+               ('Truck', ('abc', 70, 80, 90)), ('Lamp', None)]
 
 
 def _voc_text(objects, width=1024, height=768) -> str:
     """A VOC file; the default size is not the images' (a size note)."""
-    parts = [f'<annotation><size><width>{width}</width><height>{height}'
-             '</height><depth>1</depth></size>']
+    parts = [
+        f'<annotation><size><width>{width}</width><height>{height}'
+        '</height><depth>1</depth></size>'
+    ]
     for name, box in objects:
         coords = '' if box is None else ''.join(
             f'<{k}>{v}</{k}>'
@@ -80,10 +81,10 @@ def m3fd_root(tmp_path_factory) -> str:
                       ('00004', ('00005', '00006', '00007'))):
         img = cv2.imread(osp.join(ir, src + '.png'), cv2.IMREAD_GRAYSCALE)
         for k, dst in enumerate(dsts, start=1):
-            cv2.imwrite(osp.join(ir, dst + '.png'),
-                        _moved_copy(img, 0.03 * k, k))
-            shutil.copy(osp.join(ann, src + '.xml'),
-                        osp.join(ann, dst + '.xml'))
+            cv2.imwrite(
+                osp.join(ir, dst + '.png'), _moved_copy(img, 0.03 * k, k))
+            shutil.copy(
+                osp.join(ann, src + '.xml'), osp.join(ann, dst + '.xml'))
     with open(osp.join(ann, '00012.xml'), 'w') as f:
         f.write('<annotation><object><name>Car</name>')
     with open(osp.join(ann, '00013.xml'), 'w') as f:
@@ -99,8 +100,8 @@ def m3fd_root(tmp_path_factory) -> str:
 def converted(m3fd_root, tmp_path_factory):
     out = str(tmp_path_factory.mktemp('out'))
     messages = []
-    report = convert_m3fd(m3fd_root, out, val_ratio=0.3, seed=0,
-                          log=messages.append)
+    report = convert_m3fd(
+        m3fd_root, out, val_ratio=0.3, seed=0, log=messages.append)
     return out, report, messages
 
 
@@ -126,8 +127,8 @@ def test_class_order():
     from infmae_mm.datasets.metainfo import M3FD_CLASSES as runtime_classes
     assert runtime_classes is M3FD_CLASSES
     cats = build_coco([])['categories']
-    assert [(c['id'], c['name']) for c in cats] == list(
-        enumerate(M3FD_CLASSES, start=1))
+    assert [(c['id'], c['name'])
+            for c in cats] == list(enumerate(M3FD_CLASSES, start=1))
 
 
 def test_parse_voc_xml():
@@ -145,25 +146,28 @@ def test_parse_voc_xml():
             parse_voc_xml(bad)
 
 
-@pytest.mark.parametrize('name,expected', [
-    ('People', ('People', False)), ('people', ('People', True)),
-    ('People ', ('People', True)), ('car ', ('Car', True)),
-    (' MOTORCYCLE', ('Motorcycle', True)), ('Person', (None, False)),
-    ('Bicycle', (None, False)), ('', (None, False))
-])
+@pytest.mark.parametrize('name,expected', [('People', ('People', False)),
+                                           ('people', ('People', True)),
+                                           ('People ', ('People', True)),
+                                           ('car ', ('Car', True)),
+                                           (' MOTORCYCLE',
+                                            ('Motorcycle', True)),
+                                           ('Person', (None, False)),
+                                           ('Bicycle', (None, False)),
+                                           ('', (None, False))])
 def test_resolve_class_name(name, expected):
     assert resolve_class_name(name) == expected
 
 
 def test_box_convention():
     # w = xmax - xmin, no +1.
-    assert voc_box_to_coco((10, 20, 30, 50), 100, 80) == ([10, 20, 20, 30],
-                                                          False)
-    assert voc_box_to_coco((0, 0, 100, 80), 100, 80) == ([0, 0, 100, 80],
-                                                         False)
+    assert voc_box_to_coco((10, 20, 30, 50), 100, 80) == ([10, 20, 20,
+                                                           30], False)
+    assert voc_box_to_coco((0, 0, 100, 80), 100, 80) == ([0, 0, 100,
+                                                          80], False)
     # Clipped to the image.
-    assert voc_box_to_coco((-5, 70, 120, 90), 100, 80) == ([0, 70, 100, 10],
-                                                           True)
+    assert voc_box_to_coco((-5, 70, 120, 90), 100, 80) == ([0, 70, 100,
+                                                            10], True)
     # Degenerate: empty, inverted, outside, or below min_size.
     assert voc_box_to_coco((10, 10, 10, 20), 100, 80)[0] is None
     assert voc_box_to_coco((30, 10, 20, 20), 100, 80)[0] is None
@@ -178,8 +182,9 @@ def test_group_scenes_numbering_and_similarity():
     assert group_scenes(stems) == [['a1', 'a2', 'a3'], ['a7', 'a8'],
                                    ['b9', 'b10'], ['x'], ['y']]
     stems = ['00001', '00002', '00003', '00004']
-    assert group_scenes(stems, [0.9, 0.2, 0.7], threshold=0.6) == [
-        ['00001', '00002'], ['00003', '00004']]
+    assert group_scenes(
+        stems, [0.9, 0.2, 0.7], threshold=0.6) == [['00001', '00002'],
+                                                   ['00003', '00004']]
     with pytest.raises(ValueError):
         group_scenes(stems, [0.9])
 
@@ -220,20 +225,21 @@ def test_split_scenes_keeps_scenes_whole():
         assert set(scene) <= set(train) or set(scene) <= set(val)
     assert abs(len(val) / sizes.sum() - 0.2) < 0.05
     # A scene that overshoots the target stays in train.
-    assert split_scenes([['a'] * 9, ['b']], 0.2, seed=0) == (['a'] * 9,
-                                                            ['b'])
+    assert split_scenes([['a'] * 9, ['b']], 0.2, seed=0) == (['a'] * 9, ['b'])
     with pytest.raises(ValueError, match='at least 2 scenes'):
         split_scenes([['a', 'b']], 0.2, seed=0)
 
 
 def test_build_coco_ids_shared_between_subsets():
-    recs = [ImageRecord('00000', 'Ir/00000.png', 8, 6, [(1, [0, 0, 2, 3])]),
-            ImageRecord('00001', 'Ir/00001.png', 8, 6,
-                        [(2, [1, 1, 2.5, 2]), (6, [0, 0, 8, 6])])]
+    recs = [
+        ImageRecord('00000', 'Ir/00000.png', 8, 6, [(1, [0, 0, 2, 3])]),
+        ImageRecord('00001', 'Ir/00001.png', 8, 6, [(2, [1, 1, 2.5, 2]),
+                                                    (6, [0, 0, 8, 6])])
+    ]
     full, sub = build_coco(recs), build_coco(recs, keep={'00001'})
     assert [a['id'] for a in full['annotations']] == [1, 2, 3]
     assert [(a['id'], a['image_id']) for a in sub['annotations']] == [(2, 2),
-                                                                     (3, 2)]
+                                                                      (3, 2)]
     ann = sub['annotations'][0]
     assert ann['bbox'] == [1, 1, 2.5, 2] and ann['area'] == 5
     assert ann['iscrowd'] == 0
@@ -255,28 +261,27 @@ def test_convert_counts_and_messages(m3fd_root, converted):
     # Every skip is reported with the file (and class) it concerns.
     text = '\n'.join(messages)
     for needle in ('Annotation/00012.xml: malformed XML',
-                   'Annotation/00015.xml: no image',
-                   '00016.png', "unknown class 'Person'",
-                   "unknown class 'Bicycle'", "'car ' read as 'Car'",
-                   'degenerate box', 'non-numeric bndbox'):
+                   'Annotation/00015.xml: no image', '00016.png',
+                   "unknown class 'Person'", "unknown class 'Bicycle'",
+                   "'car ' read as 'Car'", 'degenerate box',
+                   'non-numeric bndbox'):
         assert needle in text
     assert "2 object(s) in Annotation/00014.xml: unknown class 'Person'" \
         in text
     n_regular = sum(_n_objects(m3fd_root, s) for s in KEPT[:-2])
     all_ = _load(out, 'all')
-    assert [im['file_name'] for im in all_['images']] == [
-        f'Ir/{s}.png' for s in KEPT]
+    assert [im['file_name']
+            for im in all_['images']] == [f'Ir/{s}.png' for s in KEPT]
     assert len(all_['annotations']) == n_regular + 4
-    assert report.images == dict(all=14, train=report.images['train'],
-                                 val=report.images['val'])
+    assert report.images == dict(
+        all=14, train=report.images['train'], val=report.images['val'])
     assert report.images['train'] + report.images['val'] == 14
     assert sum(report.class_counts['all'].values()) == n_regular + 4
     odd = [a for a in all_['annotations'] if a['image_id'] == 14]
-    assert [(a['category_id'], a['bbox']) for a in odd] == [
-        (1, [10, 20, 20, 40]), (1, [40, 20, 12, 30]),
-        (2, [60, 100, 60, 40]), (2, [200, 150, 56, 40])]
-    assert all(im['width'] == W and im['height'] == H
-               for im in all_['images'])
+    assert [(a['category_id'], a['bbox'])
+            for a in odd] == [(1, [10, 20, 20, 40]), (1, [40, 20, 12, 30]),
+                              (2, [60, 100, 60, 40]), (2, [200, 150, 56, 40])]
+    assert all(im['width'] == W and im['height'] == H for im in all_['images'])
 
 
 def test_convert_split_files(converted):
@@ -288,20 +293,19 @@ def test_convert_split_files(converted):
         assert set(scene) <= set(train) or set(scene) <= set(val)
     for name, stems in (('train', train), ('val', val)):
         coco = _load(out, name)
-        assert [im['file_name'] for im in coco['images']] == [
-            f'Ir/{s}.png' for s in stems]
+        assert [im['file_name']
+                for im in coco['images']] == [f'Ir/{s}.png' for s in stems]
         ids = {im['id'] for im in coco['images']}
         assert {a['image_id'] for a in coco['annotations']} <= ids
         assert coco['categories'] == _load(out, 'all')['categories']
-    n = {k: len(_load(out, k)['annotations']) for k in ('all', 'train',
-                                                        'val')}
+    n = {k: len(_load(out, k)['annotations']) for k in ('all', 'train', 'val')}
     assert n['train'] + n['val'] == n['all']
 
 
 def test_convert_is_deterministic(m3fd_root, converted, tmp_path):
     out, _, _ = converted
-    convert_m3fd(m3fd_root, str(tmp_path), val_ratio=0.3, seed=0,
-                 log=lambda msg: None)
+    convert_m3fd(
+        m3fd_root, str(tmp_path), val_ratio=0.3, seed=0, log=lambda msg: None)
     for rel in ('annotations/m3fd_inf_all.json',
                 'annotations/m3fd_inf_train.json',
                 'annotations/m3fd_inf_val.json', 'splits/train.txt',
@@ -314,20 +318,24 @@ def test_convert_is_deterministic(m3fd_root, converted, tmp_path):
 def test_cli_prints_messages_and_summary(m3fd_root, tmp_path, capsys):
     spec = importlib.util.spec_from_file_location(
         'm3fd_to_coco',
-        osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'tools',
-                 'dataset_converters', 'm3fd_to_coco.py'))
+        osp.join(
+            osp.dirname(osp.dirname(osp.abspath(__file__))), 'tools',
+            'dataset_converters', 'm3fd_to_coco.py'))
     cli = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(cli)
-    assert cli.main([m3fd_root, str(tmp_path), '--split', 'random',
-                     '--seed', '1']) == 0
+    assert cli.main(
+        [m3fd_root,
+         str(tmp_path), '--split', 'random', '--seed', '1']) == 0
     printed = capsys.readouterr().out
     assert 'skipped Annotation/00012.xml: malformed XML' in printed
     assert "unknown class 'Bicycle'" in printed
     summary = printed[printed.index('M3FD -> COCO'):]
     assert 'split=random seed=1' in summary
     assert re.search(r'^images +14 +\d+ +\d+$', summary, re.M)
-    assert [ln.split()[-1] for ln in summary.splitlines()
-            if 'malformed XML' in ln or 'unknown class' in ln] == ['1', '3']
+    assert [
+        ln.split()[-1] for ln in summary.splitlines()
+        if 'malformed XML' in ln or 'unknown class' in ln
+    ] == ['1', '3']
     assert osp.isfile(osp.join(tmp_path, 'splits', 'val.txt'))
     assert cli.main([str(tmp_path / 'nowhere'), str(tmp_path)]) == 1
     assert 'Ir' in capsys.readouterr().err
@@ -345,8 +353,8 @@ def test_ground_truth_scores_ap_one(converted, iou_type):
     gt = COCO(osp.join(out, 'annotations', 'm3fd_inf_all.json'))
     dets = []
     for a in gt.dataset['annotations']:
-        det = dict(image_id=a['image_id'], category_id=a['category_id'],
-                   score=1.0)
+        det = dict(
+            image_id=a['image_id'], category_id=a['category_id'], score=1.0)
         if iou_type == 'bbox':
             det['bbox'] = a['bbox']
         else:  # loadRes takes RLE for masks
@@ -375,16 +383,19 @@ def test_dataset_loads_boxes_and_box_masks(m3fd_root, converted):
     ]
     with DefaultScope.overwrite_default_scope('mmdet'):
         ds = DATASETS.build(
-            dict(type='M3FDInfDataset', data_root=m3fd_root,
-                 ann_file=osp.join(out, 'annotations', 'm3fd_inf_val.json'),
-                 pipeline=pipeline))
+            dict(
+                type='M3FDInfDataset',
+                data_root=m3fd_root,
+                ann_file=osp.join(out, 'annotations', 'm3fd_inf_val.json'),
+                pipeline=pipeline))
         assert ds.metainfo['classes'] == M3FD_CLASSES
         assert len(ds.metainfo['palette']) == len(M3FD_CLASSES)
+        # DetVisualizationHook (--show-dir) accepts tuples only.
+        assert all(isinstance(c, tuple) for c in ds.metainfo['palette'])
         assert len(ds) == len(_read_split(out, 'val'))
         coco = _load(out, 'val')
-        idx = next(i for i, im in enumerate(coco['images'])
-                   if any(a['image_id'] == im['id']
-                          for a in coco['annotations']))
+        idx = next(i for i, im in enumerate(coco['images']) if any(
+            a['image_id'] == im['id'] for a in coco['annotations']))
         sample = ds[idx]
     img_id = coco['images'][idx]['id']
     anns = [a for a in coco['annotations'] if a['image_id'] == img_id]
@@ -402,5 +413,4 @@ def test_dataset_loads_boxes_and_box_masks(m3fd_root, converted):
         # A box-shaped mask fills its box (rasterisation: +-1 px edges).
         assert abs(xs.min() - x1) <= 1 and abs(xs.max() + 1 - x2) <= 1
         assert abs(ys.min() - y1) <= 1 and abs(ys.max() + 1 - y2) <= 1
-        assert m.sum() == (xs.max() - xs.min() + 1) * (ys.max() - ys.min()
-                                                       + 1)
+        assert m.sum() == (xs.max() - xs.min() + 1) * (ys.max() - ys.min() + 1)

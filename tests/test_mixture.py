@@ -21,8 +21,9 @@ from tests.host_tools import REPO, run
 SAMPLE_CFG = osp.join(
     REPO, 'configs', 'pretrain',
     'infmae_vit-tiny-p16_1xb16-coslr-100e_ir-mixture-sample.py')
-RECIPE_CFG = osp.join(REPO, 'configs', 'pretrain',
-                      'infmae_vit-base-p16_4xb64-amp-coslr-400e_ir-mixture.py')
+RECIPE_CFG = osp.join(
+    REPO, 'configs', 'pretrain',
+    'infmae_vit-base-p16_4xb64-amp-coslr-400e_ir-mixture.py')
 
 
 def write_visible_folder(root, num, size=(96, 128), seed=0):
@@ -46,8 +47,8 @@ def folders(tmp_path_factory):
     vis = str(root / 'data' / 'vis_sample')
     write_pretrain_folder(ir, 12, (96, 128), seed=0)
     write_visible_folder(vis, 4)
-    write_pretrain_folder(str(root / 'data' / 'ir_sample_heldout'), 4,
-                          (96, 128), seed=1)
+    write_pretrain_folder(
+        str(root / 'data' / 'ir_sample_heldout'), 4, (96, 128), seed=1)
     return root, ir, vis
 
 
@@ -62,9 +63,10 @@ def _build(cfg_path, ir, vis):
 
 
 def test_apportion_sums_and_rounds():
-    for total, weights in ((10, [3, 1]), (7, [1, 1, 1]), (100, [0.7, 0.2,
-                                                               0.1]),
-                           (5, [0, 2, 0])):
+    for total, weights in ((10, [3, 1]), (7, [1, 1,
+                                              1]), (100, [0.7, 0.2,
+                                                          0.1]), (5, [0, 2,
+                                                                      0])):
         parts = apportion(total, weights)
         assert sum(parts) == total
         for part, w in zip(parts, weights):
@@ -101,13 +103,11 @@ def test_sampler_splits_ranks(folders, monkeypatch):
     per_rank = []
     for rank in range(2):
         monkeypatch.setattr(samplers, 'get_dist_info', lambda r=rank: (r, 2))
-        sampler = SourceWeightedSampler(dataset, [1, 1], num_samples=9,
-                                        seed=3)
+        sampler = SourceWeightedSampler(dataset, [1, 1], num_samples=9, seed=3)
         per_rank.append(list(sampler))
     assert len(per_rank[0]) == len(per_rank[1]) == 5
     monkeypatch.setattr(samplers, 'get_dist_info', lambda: (0, 1))
-    whole = list(SourceWeightedSampler(dataset, [1, 1], num_samples=9,
-                                       seed=3))
+    whole = list(SourceWeightedSampler(dataset, [1, 1], num_samples=9, seed=3))
     assert sorted(per_rank[0][:4] + per_rank[1][:4] + per_rank[0][4:]) == \
         sorted(whole)
 
@@ -129,8 +129,8 @@ def test_visible_sources_are_gray_and_infrared_ones_unchanged(folders):
         cfg = Config.fromfile(cfg_path)
         pipelines = [d.pipeline for d in cfg.train_dataloader.dataset.datasets]
         assert all(p[0].type == 'LoadThermalImage' for p in pipelines)
-        assert [t.type for t in pipelines[0]] == [
-            t.type for t in cfg.train_pipeline]
+        assert [t.type
+                for t in pipelines[0]] == [t.type for t in cfg.train_pipeline]
         assert pipelines[1][1] == dict(type='ConvertToGray', to_channels=3)
         assert len(cfg.train_dataloader.sampler.weights) == len(pipelines)
     _, dataset = _build(SAMPLE_CFG, ir, vis)
@@ -143,7 +143,8 @@ def test_visible_sources_are_gray_and_infrared_ones_unchanged(folders):
 
 def test_statistics_show_the_mixture(folders, tmp_path):
     _, ir, vis = folders
-    stats = curation.dataset_statistics([ir, vis], str(tmp_path / 'stats'),
+    stats = curation.dataset_statistics([ir, vis],
+                                        str(tmp_path / 'stats'),
                                         verbose=False)
     sources = stats['sources']
     ir_rows = {k: v for k, v in sources.items() if k.startswith('ir_sample')}

@@ -1,7 +1,6 @@
-"""Near-duplicates under camera motion, border cropping, and the measure
-shared by curation and the M3FD scene split."""
+"""Near-duplicates under camera motion, border cropping, and the measure shared
+by curation and the M3FD scene split."""
 import csv
-import os
 import os.path as osp
 
 import cv2
@@ -49,8 +48,8 @@ def test_signature_round_trip_and_whole_frame_hash():
     assert back.anchor_hashes == sig.anchor_hashes
     assert back.query_hashes == sig.query_hashes
     # The batched DCT is OpenCV's DCT.
-    thumb = cv2.resize(img.astype(np.float32), (32, 32),
-                       interpolation=cv2.INTER_AREA)
+    thumb = cv2.resize(
+        img.astype(np.float32), (32, 32), interpolation=cv2.INTER_AREA)
     ac = cv2.dct(thumb)[:8, :8].ravel()[1:]
     bits = ''.join('1' if c > np.median(ac) else '0' for c in ac)
     assert sig.phash == int(bits, 2)
@@ -58,8 +57,8 @@ def test_signature_round_trip_and_whole_frame_hash():
 
 def _shifted(world, dx, dy, h, w, seed):
     matrix = np.float32([[1, 0, dx], [0, 1, dy]])
-    temp = cv2.warpAffine(world, matrix, (w, h),
-                          flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
+    temp = cv2.warpAffine(
+        world, matrix, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
     return camera_image(np.random.default_rng(seed), temp, texture=0.0)
 
 
@@ -87,8 +86,8 @@ def test_index_keeps_anchor_semantics_without_chaining():
 
 def test_camera_views_follow_the_drawn_motion():
     frames, views = camera_views(np.random.default_rng(4), 96, 128, 6)
-    assert [v.motion for v in views] == ['reference'] + ['shift', 'crop',
-                                                         'zoom'] * 2
+    assert [v.motion
+            for v in views] == ['reference'] + ['shift', 'crop', 'zoom'] * 2
     for frame, view in zip(frames, views):
         assert frame.shape == (view.height, view.width)
         dx, dy = view.offset(views[0])
@@ -104,9 +103,14 @@ def test_camera_views_follow_the_drawn_motion():
 def sequences(tmp_path_factory):
     root = str(tmp_path_factory.mktemp('video'))
     truth = write_camera_sequences(
-        root, num_scenes=5, moved_per_scene=10, num_distinct=40,
-        size=(144, 192), seed=11)
-    result = curation.curate([root], str(tmp_path_factory.mktemp('out')),
+        root,
+        num_scenes=5,
+        moved_per_scene=10,
+        num_distinct=40,
+        size=(144, 192),
+        seed=11)
+    result = curation.curate([root],
+                             str(tmp_path_factory.mktemp('out')),
                              verbose=False)
     return truth, result
 
@@ -136,17 +140,17 @@ def test_the_old_hash_alone_misses_moved_frames(sequences):
     truth, result = sequences
     sigs = {d.image.path: d.analysis.signature for d in result.decisions}
     near = [
-        p for p in truth.moved if nd.hamming_distance(
-            sigs[p].phash,
-            sigs[truth.references[truth.scene_of[p]]].phash) <= 6
+        p for p in truth.moved
+        if nd.hamming_distance(sigs[p].phash, sigs[truth.references[
+            truth.scene_of[p]]].phash) <= 6
     ]
     assert len(near) < 0.8 * len(truth.moved)
 
 
 # ---------------------------------------------------------------- borders
 def _with_bars(img, top, bottom, left, right, value=0):
-    return cv2.copyMakeBorder(img, top, bottom, left, right,
-                              cv2.BORDER_CONSTANT, value=value)
+    return cv2.copyMakeBorder(
+        img, top, bottom, left, right, cv2.BORDER_CONSTANT, value=value)
 
 
 def test_content_box_finds_the_bars():
@@ -174,8 +178,11 @@ def test_curation_crops_borders_and_writes_cropped_copies(tmp_path):
     cv2.imwrite(str(raw / 'c_other.png'), _with_bars(other, 0, 0, 16, 16))
 
     out = tmp_path / 'out'
-    result = curation.curate([str(raw)], str(out), transfer='copy',
-                             crop_borders=True, verbose=False)
+    result = curation.curate([str(raw)],
+                             str(out),
+                             transfer='copy',
+                             crop_borders=True,
+                             verbose=False)
     fates = {osp.basename(d.image.path): d for d in result.decisions}
     assert fates['b_letterboxed.png'].analysis.crop == [0, 30, 160, 150]
     assert fates['a_plain.png'].analysis.crop is None
@@ -183,8 +190,8 @@ def test_curation_crops_borders_and_writes_cropped_copies(tmp_path):
     # (same content size, later id), the other image stays.
     assert fates['b_letterboxed.png'].reason == curation.NEAR_DUPLICATE
     assert fates['a_plain.png'].kept and fates['c_other.png'].kept
-    written = cv2.imread(str(out / 'images' / 'raw' / 'c_other.png'),
-                         cv2.IMREAD_UNCHANGED)
+    written = cv2.imread(
+        str(out / 'images' / 'raw' / 'c_other.png'), cv2.IMREAD_UNCHANGED)
     np.testing.assert_array_equal(written, other)
     with open(out / curation.REPORT_NAME) as f:
         rows = {osp.basename(r['path']): r for r in csv.DictReader(f)}
@@ -193,7 +200,6 @@ def test_curation_crops_borders_and_writes_cropped_copies(tmp_path):
     assert float(rows['b_letterboxed.png']['similarity']) >= 0.9
 
     # Without cropping the bars hide the copy, and nothing is cropped.
-    again = curation.curate([str(raw)], str(tmp_path / 'plain'),
-                            verbose=False)
+    again = curation.curate([str(raw)], str(tmp_path / 'plain'), verbose=False)
     assert all(d.analysis.crop is None for d in again.decisions)
     assert len(again.kept) == 3

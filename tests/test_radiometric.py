@@ -1,9 +1,9 @@
 """FLIR radiometric JPEGs (R-JPEG) read as temperature maps.
 
-The sample is a real file from a FLIR AX8 (tests/data/flir/ax8.jpg, MIT,
-see tests/data/flir/LICENSE). Temperatures are checked against flyr's own
-reading of the file and the camera's specified object temperature range
-(FLIR AX8 datasheet: -10 to +150 degrees Celsius).
+The sample is a real file from a FLIR AX8 (tests/data/flir/ax8.jpg, MIT, see
+tests/data/flir/LICENSE). Temperatures are checked against flyr's own reading
+of the file and the camera's specified object temperature range (FLIR AX8
+datasheet: -10 to +150 degrees Celsius).
 """
 import os.path as osp
 import shutil
@@ -58,17 +58,19 @@ def test_temperatures_match_flyr_and_the_camera_range():
 def test_loader_maps_temperatures_like_16bit_input():
     flyr = pytest.importorskip('flyr')
     celsius = flyr.unpack(SAMPLE).celsius
-    fixed = LoadThermalImage(mode='fixed', value_range=(20.0, 30.0))(
-        dict(img_path=SAMPLE))
+    fixed = LoadThermalImage(
+        mode='fixed', value_range=(20.0, 30.0))(
+            dict(img_path=SAMPLE))
     expected = np.clip(np.rint((celsius - 20.0) * 25.5), 0, 255)
     assert fixed['img'].shape == (60, 80, 3)
     assert fixed['img_shape'] == fixed['ori_shape'] == (60, 80)
     for channel in range(3):
         np.testing.assert_array_equal(fixed['img'][..., channel], expected)
-    stretched = LoadThermalImage(mode='percentile', to_channels=1)(
-        dict(img_path=SAMPLE))['img']
+    stretched = LoadThermalImage(
+        mode='percentile', to_channels=1)(dict(img_path=SAMPLE))['img']
     np.testing.assert_array_equal(
-        stretched, ThermalNormalize('percentile').normalize(celsius))
+        stretched,
+        ThermalNormalize('percentile').normalize(celsius))
     picture = LoadThermalImage(radiometric=False)(dict(img_path=SAMPLE))
     assert picture['img'].shape[:2] != (60, 80)  # the embedded picture
 
@@ -107,8 +109,10 @@ def test_curation_measures_temperatures(tmp_path):
     levels = curation.gray_levels(decode_thermal(_bytes()))
     assert analysis.entropy == pytest.approx(
         curation.information_entropy(levels))
-    result = curation.curate([str(raw)], str(tmp_path / 'out'),
-                             transfer='copy', crop_borders=True,
+    result = curation.curate([str(raw)],
+                             str(tmp_path / 'out'),
+                             transfer='copy',
+                             crop_borders=True,
                              verbose=False)
     assert len(result.kept) == 1
     # Copied whole: the temperatures live in the file's metadata.

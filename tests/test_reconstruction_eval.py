@@ -236,8 +236,8 @@ def test_heldout_image_helpers(tmp_path):
 
 @pytest.mark.slow
 def test_eval_tool_skips_a_model_that_does_not_reconstruct(tmp_path):
-    """Models without ReconstructionPredictMixin (UNIP distils attention;
-    here mmpretrain's own MAE) are skipped with a message, exit status 0."""
+    """Models without ReconstructionPredictMixin (UNIP distils attention; here
+    mmpretrain's own MAE) are skipped with a message, exit status 0."""
     images = tmp_path / 'frames'
     write_pretrain_folder(str(images), num_images=1, size=(64, 64))
     cfg = write_config(
@@ -248,7 +248,9 @@ def test_eval_tool_skips_a_model_that_does_not_reconstruct(tmp_path):
     out = tmp_path / 'skip.json'
     text = run([
         'python', 'tools/analysis_tools/eval_reconstruction.py', cfg, 'none',
-        '--images', str(images), '--out', str(out)
+        '--images',
+        str(images), '--out',
+        str(out)
     ])
     assert 'does not reconstruct pixels' in text and 'skipped' in text
     assert 'skipped' in json.loads(out.read_text())

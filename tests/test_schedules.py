@@ -108,7 +108,8 @@ def test_every_pretrain_schedule_scales_with_max_epochs(path, max_epochs):
     assert lrs[peak] == pytest.approx(base, rel=1e-3)
     assert peak <= 0.3 * len(lrs), \
         f'warm-up ends at iteration {peak} of {len(lrs)}'
-    assert lrs[-1] < 0.02 * base, 'the lr does not decay to the end'
+    # Cosine's last step of a 15-iteration run is still ~2% of the peak.
+    assert lrs[-1] < 0.05 * base, 'the lr does not decay to the end'
 
 
 def test_warmup_cosine_matches_the_former_paper_pair():

@@ -79,8 +79,8 @@ def test_scene_labels_match_drawn_objects():
     seen = set()
     h, w = 240, 320
     for seed in range(12):
-        img, lab, boxes = syn.make_ir_scene(_rng(seed), h, w,
-                                            night=seed % 3 != 0)
+        img, lab, boxes = syn.make_ir_scene(
+            _rng(seed), h, w, night=seed % 3 != 0)
         assert set(np.unique(lab)) <= set(range(9))
         seen |= set(np.unique(lab).tolist())
         f = img.astype(np.float64)
@@ -92,8 +92,14 @@ def test_scene_labels_match_drawn_objects():
         for x1, y1, x2, y2, name in boxes:
             assert name in syn.SCENE_BOX_CLASSES
             assert 0 <= x1 < x2 <= w and 0 <= y1 < y2 <= h
-            cls = {'person': 2, 'car': 1, 'bus': 1, 'truck': 1, 'bike': 3,
-                   'color_cone': 7}.get(name)
+            cls = {
+                'person': 2,
+                'car': 1,
+                'bus': 1,
+                'truck': 1,
+                'bike': 3,
+                'color_cone': 7
+            }.get(name)
             if cls is not None:  # visible objects have labelled pixels
                 assert (lab[y1:y2, x1:x2] == cls).any(), (seed, name)
             else:  # lamps are small hot spots
@@ -126,20 +132,19 @@ def test_irstd_sample_targets():
 
 # ----------------------------------------------------------------- writers
 def test_write_pretrain_folder(tmp_path):
-    paths = syn.write_pretrain_folder(str(tmp_path / 'a'), num_images=6,
-                                      size=(48, 64), seed=5)
+    paths = syn.write_pretrain_folder(
+        str(tmp_path / 'a'), num_images=6, size=(48, 64), seed=5)
     assert len(paths) == 6 and all(os.path.isfile(p) for p in paths)
-    dirs = {os.path.relpath(os.path.dirname(p), tmp_path / 'a')
-            for p in paths}
+    dirs = {os.path.relpath(os.path.dirname(p), tmp_path / 'a') for p in paths}
     assert 'source_a' in dirs
     assert any(d.startswith('source_b' + os.sep) for d in dirs)
     for p in paths:
         img = _read(p)
         assert img.shape == (48, 64) and img.dtype == np.uint8
-    syn.write_pretrain_folder(str(tmp_path / 'b'), num_images=6,
-                              size=(48, 64), seed=5)
-    syn.write_pretrain_folder(str(tmp_path / 'c'), num_images=6,
-                              size=(48, 64), seed=6)
+    syn.write_pretrain_folder(
+        str(tmp_path / 'b'), num_images=6, size=(48, 64), seed=5)
+    syn.write_pretrain_folder(
+        str(tmp_path / 'c'), num_images=6, size=(48, 64), seed=6)
     da, db, dc = (_digest(tmp_path / k) for k in 'abc')
     assert da == db
     assert da.keys() == dc.keys() and da != dc
@@ -147,9 +152,12 @@ def test_write_pretrain_folder(tmp_path):
 
 
 def test_write_pretrain_folder_size_range_and_16bit(tmp_path):
-    paths = syn.write_pretrain_folder(str(tmp_path), num_images=6,
-                                      size=((40, 60), (50, 90)), seed=0,
-                                      bit_depth=16)
+    paths = syn.write_pretrain_folder(
+        str(tmp_path),
+        num_images=6,
+        size=((40, 60), (50, 90)),
+        seed=0,
+        bit_depth=16)
     shapes = set()
     for p in paths:
         img = _read(p)
@@ -158,14 +166,14 @@ def test_write_pretrain_folder_size_range_and_16bit(tmp_path):
         shapes.add(img.shape)
     assert len(shapes) > 1
     with pytest.raises(ValueError):
-        syn.write_pretrain_folder(str(tmp_path / 'j'), num_images=1,
-                                  bit_depth=16, suffix='.jpg')
+        syn.write_pretrain_folder(
+            str(tmp_path / 'j'), num_images=1, bit_depth=16, suffix='.jpg')
 
 
 def test_write_msrs_like(tmp_path):
     root = tmp_path / 'MSRS'
-    split = syn.write_msrs_like(str(root), num_train=3, num_test=2,
-                                size=(96, 128), seed=1)
+    split = syn.write_msrs_like(
+        str(root), num_train=3, num_test=2, size=(96, 128), seed=1)
     assert len(split['train']) == 3 and len(split['test']) == 2
     for s in ('train', 'test'):
         ir = sorted(os.listdir(root / s / 'ir'))
@@ -176,8 +184,12 @@ def test_write_msrs_like(tmp_path):
             lab = _read(root / s / 'Segmentation_labels' / name)
             assert img.shape == lab.shape == (96, 128)
             assert lab.dtype == np.uint8 and lab.max() <= 8
-    syn.write_msrs_like(str(tmp_path / 'again'), num_train=3, num_test=2,
-                        size=(96, 128), seed=1)
+    syn.write_msrs_like(
+        str(tmp_path / 'again'),
+        num_train=3,
+        num_test=2,
+        size=(96, 128),
+        seed=1)
     assert _digest(root) == _digest(tmp_path / 'again')
 
 
@@ -201,20 +213,20 @@ def test_write_m3fd_like(tmp_path):
         for obj in ann.iter('object'):
             assert obj.findtext('name') in M3FD_CLASSES
             bb = obj.find('bndbox')
-            x1, y1, x2, y2 = (int(bb.findtext(k))
-                              for k in ('xmin', 'ymin', 'xmax', 'ymax'))
+            x1, y1, x2, y2 = (
+                int(bb.findtext(k)) for k in ('xmin', 'ymin', 'xmax', 'ymax'))
             assert 0 <= x1 < x2 <= w and 0 <= y1 < y2 <= h
             n_obj += 1
     assert n_obj >= 6
-    syn.write_m3fd_like(str(tmp_path / 'again'), num_images=6, size=(h, w),
-                        seed=2)
+    syn.write_m3fd_like(
+        str(tmp_path / 'again'), num_images=6, size=(h, w), seed=2)
     assert _digest(root) == _digest(tmp_path / 'again')
 
 
 def test_write_irstd_like(tmp_path):
     root = tmp_path / 'IRSTD-1k'
-    split = syn.write_irstd_like(str(root), num_trainval=5, num_test=3,
-                                 size=(96, 96), seed=0)
+    split = syn.write_irstd_like(
+        str(root), num_trainval=5, num_test=3, size=(96, 96), seed=0)
     tv = (root / 'trainval.txt').read_text().split()
     te = (root / 'test.txt').read_text().split()
     assert tv == split['trainval'] and te == split['test']
@@ -225,19 +237,26 @@ def test_write_irstd_like(tmp_path):
         assert img.shape == mask.shape == (96, 96)
         assert mask.dtype == np.uint8
         assert set(np.unique(mask)) <= {0, 255}
-    syn.write_irstd_like(str(tmp_path / 'again'), num_trainval=5, num_test=3,
-                         size=(96, 96), seed=0)
+    syn.write_irstd_like(
+        str(tmp_path / 'again'),
+        num_trainval=5,
+        num_test=3,
+        size=(96, 96),
+        seed=0)
     assert _digest(root) == _digest(tmp_path / 'again')
-    syn.write_irstd_like(str(tmp_path / 'other'), num_trainval=5, num_test=3,
-                         size=(96, 96), seed=1)
+    syn.write_irstd_like(
+        str(tmp_path / 'other'),
+        num_trainval=5,
+        num_test=3,
+        size=(96, 96),
+        seed=1)
     assert _digest(root) != _digest(tmp_path / 'other')
 
 
 # ----------------------------------------------------------------- CLI
 def _load_cli():
     path = REPO / 'tools' / 'data' / 'generate_sample_data.py'
-    spec = importlib.util.spec_from_file_location('generate_sample_data',
-                                                  path)
+    spec = importlib.util.spec_from_file_location('generate_sample_data', path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod

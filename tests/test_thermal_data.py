@@ -99,9 +99,12 @@ def pretrain_dataset(config: str, data_root: str, **overrides):
 def fixed_oracle(raw: np.ndarray, lo: float, hi: float) -> np.ndarray:
     """Exact rational arithmetic, rounding half to even as documented."""
     out = [
-        min(255, max(0, round((Fraction(int(v)) - Fraction(lo)) * 255 /
-                              (Fraction(hi) - Fraction(lo)))))
-        for v in raw.ravel()
+        min(
+            255,
+            max(
+                0,
+                round((Fraction(int(v)) - Fraction(lo)) * 255 /
+                      (Fraction(hi) - Fraction(lo))))) for v in raw.ravel()
     ]
     return np.array(out, np.uint8).reshape(raw.shape)
 
@@ -159,12 +162,12 @@ def test_8bit_passes_through_and_auto_warns_once_for_16bit(tmp_path):
     np.testing.assert_array_equal(ours, mmcv_img)
     np.testing.assert_array_equal(ours[..., 2], gray)
     # 8-bit stays unchanged in the explicit modes too, unless asked.
-    for mode, extra in (('percentile', {}),
-                        ('fixed', dict(value_range=(0, 16383)))):
+    for mode, extra in (('percentile', {}), ('fixed',
+                                             dict(value_range=(0, 16383)))):
         img = LoadThermalImage(mode=mode, **extra)(dict(img_path=path8))
         np.testing.assert_array_equal(img['img'][..., 0], gray)
-    stretched = LoadThermalImage(mode='percentile', normalize_8bit=True)(
-        dict(img_path=path8))['img']
+    stretched = LoadThermalImage(
+        mode='percentile', normalize_8bit=True)(dict(img_path=path8))['img']
     assert stretched.max() == 255 and not np.array_equal(stretched, ours)
 
     raw = (gray.astype(np.uint16) * 16 + 6000)
@@ -190,15 +193,15 @@ def test_16bit_tiff_and_one_channel(tmp_path):
     assert cv2.imread(path, cv2.IMREAD_UNCHANGED).dtype == np.uint16
     expected = fixed_oracle(raw, 6000, 12000)
 
-    three = LoadThermalImage(mode='fixed', value_range=(6000, 12000))(
-        dict(img_path=path))
-    assert three['img'].shape == (40, 56, 3) and three['img_shape'] == (40,
-                                                                       56)
+    three = LoadThermalImage(
+        mode='fixed', value_range=(6000, 12000))(
+            dict(img_path=path))
+    assert three['img'].shape == (40, 56, 3) and three['img_shape'] == (40, 56)
     for c in range(3):
         np.testing.assert_array_equal(three['img'][..., c], expected)
     one = LoadThermalImage(
-        mode='fixed', value_range=(6000, 12000), to_channels=1)(
-            dict(img_path=path))['img']
+        mode='fixed', value_range=(6000, 12000),
+        to_channels=1)(dict(img_path=path))['img']
     assert one.shape == (40, 56) and one.dtype == np.uint8
     np.testing.assert_array_equal(one, expected)
 
@@ -229,11 +232,13 @@ def test_bad_options_are_refused():
 # --------------------------------------------------------------------------
 # Pre-training: bad files are skipped, with a warning and a count
 # --------------------------------------------------------------------------
-@pytest.mark.parametrize('bit_depth,config,auto_warning', [
-    (8, RECIPE, False),
-    (16, IR16, False),
-    (16, RECIPE, True),
-], ids=['8bit', '16bit-percentile', '16bit-in-8bit-config'])
+@pytest.mark.parametrize(
+    'bit_depth,config,auto_warning', [
+        (8, RECIPE, False),
+        (16, IR16, False),
+        (16, RECIPE, True),
+    ],
+    ids=['8bit', '16bit-percentile', '16bit-in-8bit-config'])
 def test_pretrain_dataset_skips_bad_files(tmp_path, bit_depth, config,
                                           auto_warning):
     root = str(tmp_path / 'ir')
@@ -259,7 +264,10 @@ def test_pretrain_dataset_skips_bad_files(tmp_path, bit_depth, config,
     for i, item in enumerate(items):
         inputs = item['inputs']
         assert inputs.shape == (3, 224, 224) and inputs.dtype == torch.uint8
-        assert item['data_samples'].mask.shape == (14, 14)
+        # The IAM mask of the 14x14 token grid, 49 of 196 tokens visible.
+        iam = item['data_samples'].iam_mask
+        assert iam.mask.shape == (196, ) and int(iam.mask.sum()) == 147
+        assert iam.ids_keep.shape == (49, )
         # A bad file is replaced by the next readable image.
         j = i
         while paths[j] in bad:
@@ -284,8 +292,10 @@ def test_pretrain_one_channel_and_strict_mode(tmp_path):
 
     bad = add_bad_files(root)
     strict = pretrain_dataset(IR16, root, skip_unreadable=False)
-    first_bad = [i for i in range(len(strict))
-                 if strict.get_data_info(i)['img_path'] in bad][0]
+    first_bad = [
+        i for i in range(len(strict))
+        if strict.get_data_info(i)['img_path'] in bad
+    ][0]
     path = strict.get_data_info(first_bad)['img_path']
     with pytest.raises(ImageDecodeError, match=re.escape(path)):
         strict[first_bad]
@@ -313,10 +323,12 @@ def test_empty_or_missing_folder_fails_at_start(tmp_path):
 def test_labelled_list_without_label_fails_at_start(tmp_path):
     root = str(tmp_path / 'ir')
     write_pretrain_folder(root, 2, (32, 32))
-    (tmp_path / 'ir' / 'list.txt').write_text(
-        'source_a/ir_00000.png 0\nsource_b/seq_000/ir_00001.png\n')
-    with pytest.raises(ValueError, match=r'list\.txt, line 2: '
-                       r"'source_b/seq_000/ir_00001.png' has no integer"):
+    (tmp_path / 'ir' / 'list.txt'
+     ).write_text('source_a/ir_00000.png 0\nsource_b/seq_000/ir_00001.png\n')
+    with pytest.raises(
+            ValueError,
+            match=r'list\.txt, line 2: '
+            r"'source_b/seq_000/ir_00001.png' has no integer"):
         pretrain_dataset(RECIPE, root, ann_file='list.txt', with_label=True)
 
 

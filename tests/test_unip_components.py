@@ -18,6 +18,7 @@ from infmae_mm.models.layers.attention_logits import AttentionLogitsRecorder
 from infmae_mm.models.necks import LastLayerFPN
 from infmae_mm.testing import make_ir_scene
 from tests.host_tools import REPO
+from tests.test_unip import to_timm_names
 
 SEG = osp.join(REPO, 'configs/seg')
 SODA = osp.join(
@@ -112,6 +113,11 @@ def test_ll_fpn_shapes_and_information_flow():
     torch.testing.assert_close(outs[3], torch.nn.functional.max_pool2d(x, 2))
     with pytest.raises(TypeError, match='model.neck.in_channels'):
         LastLayerFPN(in_channels=[32, 32])
+    # Registered for both fine-tuning hosts.
+    from mmdet.registry import MODELS as DET
+    from mmseg.registry import MODELS as SEG
+    for registry in (DET, SEG):
+        assert registry.get('LastLayerFPN') is LastLayerFPN
 
 
 def _build_seg(config, **backbone):
@@ -233,15 +239,7 @@ def released_like_checkpoint(path, heads_last=16, arch='small'):
     student = MODELS.build(
         dict(type='UNIPViT', arch=arch, last_layer_heads=heads_last))
     student.init_weights()
-    state = {}
-    for k, v in student.state_dict().items():
-        k = (
-            k.replace('patch_embed.projection.', 'patch_embed.proj.').replace(
-                '.ln1.', '.norm1.').replace('.ln2.', '.norm2.').replace(
-                    '.ffn.layers.0.0.',
-                    '.mlp.fc1.').replace('.ffn.layers.1.', '.mlp.fc2.'))
-        k = 'norm.' + k[4:] if k.startswith('ln1.') else k
-        state[k.replace('layers.', 'blocks.')] = v.clone()
+    state = to_timm_names(student.state_dict())
     optimizer = dict(
         state={
             i: dict(step=torch.tensor(10.), exp_avg=torch.zeros(3))
@@ -358,8 +356,9 @@ def test_fine_tuning_schedule_is_poly_times_warmup():
     from mmengine.optim import OptimWrapper
     from mmengine.registry import PARAM_SCHEDULERS
     cfg = Config.fromfile(
-        osp.join(SEG, 'unip_vit-small-p16-llfpn_upernet_2xb4-amp-10k_'
-                 'mfnet-t-512x512.py'))
+        osp.join(
+            SEG, 'unip_vit-small-p16-llfpn_upernet_2xb4-amp-10k_'
+            'mfnet-t-512x512.py'))
     T, W, lr = cfg.train_cfg.max_iters, 1000, 1e-4
     assert T == 9800 and cfg.param_scheduler[1]['end'] == W
     wrapper = OptimWrapper(

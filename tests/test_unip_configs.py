@@ -60,13 +60,16 @@ def test_pretrain_config_builds_with_the_released_recipe(path):
     assert sched.warmup_fraction * 100 == pytest.approx(5)
     assert sched.eta_min == 0
     assert cfg.model_wrapper_cfg.find_unused_parameters
-    steps = [t['type'] for t in cfg.train_dataloader.dataset.datasets[0]
-             ['pipeline']]
-    assert steps == ['LoadThermalImage', 'ConvertToGray', 'RandomResizedCrop',
-                     'RandomFlip', 'PackInputs']
+    steps = [
+        t['type'] for t in cfg.train_dataloader.dataset.datasets[0]['pipeline']
+    ]
+    assert steps == [
+        'LoadThermalImage', 'ConvertToGray', 'RandomResizedCrop', 'RandomFlip',
+        'PackInputs'
+    ]
     crop = cfg.train_pipeline[2]
-    assert (crop.scale, crop.crop_ratio_range, crop.interpolation) == (
-        224, (0.2, 1.0), 'bicubic')
+    assert (crop.scale, crop.crop_ratio_range,
+            crop.interpolation) == (224, (0.2, 1.0), 'bicubic')
     # Build it with a random teacher (the file is not needed for this).
     cfg.model.teacher.checkpoint = None
     init_default_scope('mmpretrain')

@@ -11,6 +11,7 @@ from mmpretrain.registry import MODELS
 
 from infmae_mm.testing import write_pretrain_folder
 from tests.host_tools import REPO, run, write_config
+from tests.test_unip import to_timm_names
 
 UNIP_S = osp.join(
     REPO, 'configs/pretrain/'
@@ -24,15 +25,7 @@ def write_random_teacher(path: str) -> str:
     init_default_scope('mmpretrain')
     vit = MODELS.build(dict(type='VisionTransformer', arch='deit-tiny'))
     vit.init_weights()
-    state = {}
-    for k, v in vit.state_dict().items():
-        k = (
-            k.replace('patch_embed.projection.', 'patch_embed.proj.').replace(
-                '.ln1.', '.norm1.').replace('.ln2.', '.norm2.').replace(
-                    '.ffn.layers.0.0.', '.mlp.fc1.').replace(
-                        '.ffn.layers.1.',
-                        '.mlp.fc2.').replace('layers.', 'blocks.'))
-        state[k.replace('ln1.', 'norm.') if k.startswith('ln1.') else k] = v
+    state = to_timm_names(vit.state_dict())
     torch.save(dict(model=state, args=argparse.Namespace(lr=1e-3)), path)
     return path
 

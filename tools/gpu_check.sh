@@ -17,8 +17,10 @@
 #   INFMAE_TEST_DEVICE=cpu, a tiny fp32 benchmark) to try the script out on a
 #   machine without a GPU; give it long timeouts.
 #
-# Environment: PYTHON (default python3). On a machine without the OpenMMLab
-# hosts, install them first (see README, "GPU check"), e.g. from wheels:
+# Environment: PYTHON (default python3); GPU_CHECK_PYTEST_ARGS (more pytest
+# arguments, e.g. "-k amp" to rerun a part); GPU_CHECK_BENCH_CASES (default
+# pretrain,inference,peers; "none" skips the benchmark). On a machine without the OpenMMLab
+# hosts, install them first (README: "On a GPU"), e.g. from wheels:
 #   python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl
 #   export PYTHONPATH=/tmp/site:$PWD
 set -u
@@ -31,6 +33,7 @@ TESTS_TIMEOUT=240
 BENCH_TIMEOUT=
 TOTAL=470
 TEST_TIMEOUT=120  # per test (the training tests set 150 s themselves)
+CASE_TIMEOUT=90   # per benchmark case
 SIMULATE=()
 BENCH_ARGS=(--device cuda --amp fp16 --batch 64 --sizes 224 --repeats 10)
 
@@ -48,6 +51,7 @@ while [ $# -gt 0 ]; do
             BENCH_ARGS=(--device cpu --amp none --batch 2 --sizes 64 --repeats 1)
             export INFMAE_TEST_DEVICE=cpu
             TEST_TIMEOUT=3600
+            CASE_TIMEOUT=1800
             shift ;;
         --logs) need "$@"; LOGS=$2; shift 2 ;;
         --json-dir) need "$@"; JSON_DIR=$2; shift 2 ;;
@@ -80,7 +84,7 @@ echo "== cuda tests (timeout ${TESTS_TIMEOUT} s)"
 # SIGINT first: pytest stops and still writes its JUnit XML.
 timeout -s INT -k 15 "$TESTS_TIMEOUT" "$PY" -m pytest tests/test_cuda.py \
     -m cuda -p no:cacheprovider -q -rA --timeout "$TEST_TIMEOUT" \
-    --junitxml="$LOGS/cuda_tests.xml" \
+    --junitxml="$LOGS/cuda_tests.xml" ${GPU_CHECK_PYTEST_ARGS:-} \
     >"$LOGS/cuda_tests.log" 2>&1
 RC=$?
 STEPS+=(--step "tests=$RC")
@@ -88,18 +92,22 @@ tail -n 25 "$LOGS/cuda_tests.log"
 
 # 3. The GPU benchmark: AMP fp16, batch 64 (halved where memory runs out),
 #    pre-training at 224, full-model inference with the peers.
-if [ -z "$BENCH_TIMEOUT" ]; then
-    BENCH_TIMEOUT=$(( TOTAL - ($(date +%s) - START) - 10 ))
-    [ "$BENCH_TIMEOUT" -lt 60 ] && BENCH_TIMEOUT=60
+CASES=${GPU_CHECK_BENCH_CASES:-pretrain,inference,peers}
+if [ "$CASES" != none ]; then
+    if [ -z "$BENCH_TIMEOUT" ]; then
+        BENCH_TIMEOUT=$(( TOTAL - ($(date +%s) - START) - 10 ))
+        [ "$BENCH_TIMEOUT" -lt 60 ] && BENCH_TIMEOUT=60
+    fi
+    echo "== GPU benchmark (timeout ${BENCH_TIMEOUT} s)"
+    timeout -k 10 "$BENCH_TIMEOUT" "$PY" \
+        tools/analysis_tools/benchmark_speed.py "${BENCH_ARGS[@]}" \
+        --cases "$CASES" --budget-s $((BENCH_TIMEOUT - 25)) \
+        --case-timeout-s "$CASE_TIMEOUT" --threads 8 \
+        --out "$LOGS/benchmark.json" >"$LOGS/benchmark.log" 2>&1
+    RC=$?
+    STEPS+=(--step "bench=$RC")
+    tail -n 5 "$LOGS/benchmark.log"
 fi
-echo "== GPU benchmark (timeout ${BENCH_TIMEOUT} s)"
-timeout -k 10 "$BENCH_TIMEOUT" "$PY" tools/analysis_tools/benchmark_speed.py \
-    "${BENCH_ARGS[@]}" --cases pretrain,inference,peers --budget-s $((BENCH_TIMEOUT - 25)) \
-    --case-timeout-s 90 --threads 8 --out "$LOGS/benchmark.json" \
-    >"$LOGS/benchmark.log" 2>&1
-RC=$?
-STEPS+=(--step "bench=$RC")
-tail -n 5 "$LOGS/benchmark.log"
 
 # 4. The report: docs/benchmarks/<gpu name>.json, and $OUT.
 "$PY" tools/gpu_check.py report --logs "$LOGS" --json-dir "$JSON_DIR" \

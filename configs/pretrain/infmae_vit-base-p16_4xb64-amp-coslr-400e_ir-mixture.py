@@ -11,16 +11,22 @@ _base_ = './infmae_vit-base-p16_4xb64-amp-coslr-400e_inf30.py'
 ir_pipeline = _base_.train_pipeline
 # Visible-light images: the same pipeline after a BT.601 gray conversion.
 visible_pipeline = [
-    ir_pipeline[0], dict(type='ConvertToGray', to_channels=3),
-    *ir_pipeline[1:]
+    ir_pipeline[0],
+    dict(type='ConvertToGray', to_channels=3), *ir_pipeline[1:]
 ]
 sources = [
-    dict(type='InfraredImageFolder', data_root='data/Inf30/',
-         pipeline=ir_pipeline),
-    dict(type='InfraredImageFolder', data_root='data/ImageNet/train/',
-         pipeline=visible_pipeline),
-    dict(type='InfraredImageFolder', data_root='data/COCO/train2017/',
-         pipeline=visible_pipeline),
+    dict(
+        type='InfraredImageFolder',
+        data_root='data/Inf30/',
+        pipeline=ir_pipeline),
+    dict(
+        type='InfraredImageFolder',
+        data_root='data/ImageNet/train/',
+        pipeline=visible_pipeline),
+    dict(
+        type='InfraredImageFolder',
+        data_root='data/COCO/train2017/',
+        pipeline=visible_pipeline),
 ]
 source_weights = [0.7, 0.2, 0.1]
 

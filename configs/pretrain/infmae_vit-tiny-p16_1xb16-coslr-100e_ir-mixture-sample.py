@@ -6,14 +6,18 @@ _base_ = './infmae_vit-tiny-p16_1xb16-coslr-100e_ir-sample.py'
 
 ir_pipeline = _base_.train_pipeline
 visible_pipeline = [
-    ir_pipeline[0], dict(type='ConvertToGray', to_channels=3),
-    *ir_pipeline[1:]
+    ir_pipeline[0],
+    dict(type='ConvertToGray', to_channels=3), *ir_pipeline[1:]
 ]
 sources = [
-    dict(type='InfraredImageFolder', data_root='data/ir_sample/',
-         pipeline=ir_pipeline),
-    dict(type='InfraredImageFolder', data_root='data/vis_sample/',
-         pipeline=visible_pipeline),
+    dict(
+        type='InfraredImageFolder',
+        data_root='data/ir_sample/',
+        pipeline=ir_pipeline),
+    dict(
+        type='InfraredImageFolder',
+        data_root='data/vis_sample/',
+        pipeline=visible_pipeline),
 ]
 source_weights = [3, 1]
 

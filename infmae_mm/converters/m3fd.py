@@ -81,7 +81,6 @@ Rules:
   high; one huge scene, too low).
 """
 from __future__ import annotations
-
 import json
 import math
 import os
@@ -91,8 +90,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import (Callable, Dict, List, Optional, Sequence, Set, Tuple,
-                    Union)
+from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple, Union
 
 import cv2
 import numpy as np
@@ -289,9 +287,11 @@ def resolve_class_name(
     return None, False
 
 
-def voc_box_to_coco(bbox: Box, width: int, height: int,
-                    min_size: float = 1.0
-                    ) -> Tuple[Optional[List[float]], bool]:
+def voc_box_to_coco(
+        bbox: Box,
+        width: int,
+        height: int,
+        min_size: float = 1.0) -> Tuple[Optional[List[float]], bool]:
     """Convert VOC corners to a clipped COCO ``[x, y, w, h]`` box.
 
     ``w = xmax - xmin`` and ``h = ymax - ymin`` (corners are pixel edges, no
@@ -348,10 +348,10 @@ def natural_key(stem: str) -> Tuple[str, int, str]:
     return prefix, -1 if num is None else num, stem
 
 
-def group_scenes(stems: Sequence[str],
-                 similarities: Optional[Sequence[float]] = None,
-                 threshold: float = DEFAULT_SCENE_THRESHOLD
-                 ) -> List[List[str]]:
+def group_scenes(
+        stems: Sequence[str],
+        similarities: Optional[Sequence[float]] = None,
+        threshold: float = DEFAULT_SCENE_THRESHOLD) -> List[List[str]]:
     """Group stems, in the given order, into scenes of consecutive frames.
 
     A new scene starts at ``stems[i]`` when its prefix differs from
@@ -370,7 +370,8 @@ def group_scenes(stems: Sequence[str],
         list[list[str]]: The scenes, in order.
     """
     if similarities is not None and len(similarities) != max(
-            0, len(stems) - 1):
+            0,
+            len(stems) - 1):
         raise ValueError(f'expected {max(0, len(stems) - 1)} similarities, '
                          f'got {len(similarities)}')
     scenes: List[List[str]] = []
@@ -416,8 +417,8 @@ def split_random(stems: Sequence[str], val_ratio: float,
     order = sorted(stems, key=natural_key)
     random.Random(seed).shuffle(order)
     val = set(order[:_num_val(len(order), val_ratio)])
-    return ([s for s in sorted(stems, key=natural_key) if s not in val],
-            sorted(val, key=natural_key))
+    return ([s for s in sorted(stems, key=natural_key)
+             if s not in val], sorted(val, key=natural_key))
 
 
 def split_scenes(scenes: Sequence[Sequence[str]], val_ratio: float,
@@ -496,36 +497,51 @@ def build_coco(records: Sequence[ImageRecord],
     for img_id, rec in enumerate(records, start=1):
         take = keep is None or rec.stem in keep
         if take:
-            images.append(dict(id=img_id, file_name=rec.file_name,
-                               width=rec.width, height=rec.height))
+            images.append(
+                dict(
+                    id=img_id,
+                    file_name=rec.file_name,
+                    width=rec.width,
+                    height=rec.height))
         for cat_id, box in rec.boxes:
             ann_id += 1
             if not take:
                 continue
             box = [_num(v) for v in box]
             annotations.append(
-                dict(id=ann_id, image_id=img_id, category_id=cat_id,
-                     bbox=box, area=_num(box[2] * box[3]), iscrowd=0,
-                     segmentation=box_polygon(box)))
-    categories = [dict(id=i, name=c, supercategory='none')
-                  for i, c in enumerate(classes, start=1)]
-    return dict(info=dict(info or {}), licenses=[], images=images,
-                annotations=annotations, categories=categories)
+                dict(
+                    id=ann_id,
+                    image_id=img_id,
+                    category_id=cat_id,
+                    bbox=box,
+                    area=_num(box[2] * box[3]),
+                    iscrowd=0,
+                    segmentation=box_polygon(box)))
+    categories = [
+        dict(id=i, name=c, supercategory='none')
+        for i, c in enumerate(classes, start=1)
+    ]
+    return dict(
+        info=dict(info or {}),
+        licenses=[],
+        images=images,
+        annotations=annotations,
+        categories=categories)
 
 
 # --------------------------------------------------------------------------
 # Whole-dataset conversion
 # --------------------------------------------------------------------------
 def _list_stems(folder: str, suffixes: Sequence[str]) -> Dict[str, str]:
-    """Map stem -> file name for files in ``folder`` with one of
-    ``suffixes`` (case-insensitive); earlier suffixes win."""
+    """Map stem -> file name for files in ``folder`` with one of ``suffixes``
+    (case-insensitive); earlier suffixes win."""
     found: Dict[str, str] = {}
     rank = {s: i for i, s in enumerate(suffixes)}
     for name in os.listdir(folder):
         stem, ext = osp.splitext(name)
         ext = ext.lower()
-        if ext in rank and (stem not in found or rank[ext] < rank[
-                osp.splitext(found[stem])[1].lower()]):
+        if ext in rank and (stem not in found or rank[ext] < rank[osp.splitext(
+                found[stem])[1].lower()]):
             found[stem] = name
     return found
 
@@ -533,8 +549,7 @@ def _list_stems(folder: str, suffixes: Sequence[str]) -> Dict[str, str]:
 def _convert_objects(ann: VOCAnnotation, rec: ImageRecord, xml_rel: str,
                      min_box_size: float, counts: Counter,
                      seen_aliases: Set[str], log: LogFn) -> None:
-    """Append ``ann``'s usable objects to ``rec.boxes``, counting the
-    rest."""
+    """Append ``ann``'s usable objects to ``rec.boxes``, counting the rest."""
     unknown: Counter = Counter()
     for k, obj in enumerate(ann.objects, start=1):
         cls, aliased = resolve_class_name(obj.name)
@@ -567,11 +582,12 @@ def _convert_objects(ann: VOCAnnotation, rec: ImageRecord, xml_rel: str,
             f'(known: {", ".join(M3FD_CLASSES)})')
 
 
-def _load_records(root: str, min_box_size: float, want_descriptors: bool,
-                  counts: Counter, log: LogFn
-                  ) -> Tuple[List[ImageRecord], Dict[str, np.ndarray]]:
-    """Read every XML and its image; return the usable images in natural
-    order and, if asked, their frame descriptors."""
+def _load_records(
+        root: str, min_box_size: float, want_descriptors: bool,
+        counts: Counter,
+        log: LogFn) -> Tuple[List[ImageRecord], Dict[str, np.ndarray]]:
+    """Read every XML and its image; return the usable images in natural order
+    and, if asked, their frame descriptors."""
     img_dir, ann_dir = osp.join(root, IMAGE_DIR), osp.join(root, ANN_DIR)
     for d in (img_dir, ann_dir):
         if not osp.isdir(d):
@@ -619,8 +635,8 @@ def _load_records(root: str, min_box_size: float, want_descriptors: bool,
         if not ann.objects:
             counts['no_objects'] += 1
         rec = ImageRecord(stem, img_rel, w, h)
-        _convert_objects(ann, rec, xml_rel, min_box_size, counts,
-                         seen_aliases, log)
+        _convert_objects(ann, rec, xml_rel, min_box_size, counts, seen_aliases,
+                         log)
         records.append(rec)
         if want_descriptors:
             descriptors[stem] = thumbnail(img)
@@ -668,31 +684,37 @@ def convert_m3fd(root: str,
                          f'{split!r}')
     _check_ratio(val_ratio)
     report = ConversionReport(split=split, seed=seed, val_ratio=val_ratio)
-    records, descriptors = _load_records(root, min_box_size,
-                                         split == 'scene', report.counts, log)
+    records, descriptors = _load_records(root, min_box_size, split == 'scene',
+                                         report.counts, log)
     if not records:
         raise ValueError(f'no usable image found under {root}')
     stems = [r.stem for r in records]
     if split == 'scene':
         # The later frame is searched in the earlier one.
-        sims = [similarity(descriptors[b], descriptors[a])
-                for a, b in zip(stems, stems[1:])]
+        sims = [
+            similarity(descriptors[b], descriptors[a])
+            for a, b in zip(stems, stems[1:])
+        ]
         scenes = group_scenes(stems, sims, scene_threshold)
         report.scene_sizes = [len(s) for s in scenes]
         train, val = split_scenes(scenes, val_ratio, seed)
     else:
         train, val = split_random(stems, val_ratio, seed)
 
-    info = dict(description='M3FD infrared (Ir) detection, converted by '
-                'infmae_mm m3fd_to_coco', version=__version__,
-                classes=list(M3FD_CLASSES),
-                box_convention='x=xmin, y=ymin, w=xmax-xmin, h=ymax-ymin, '
-                'clipped to the image',
-                split_method=split, seed=seed, val_ratio=val_ratio)
+    info = dict(
+        description='M3FD infrared (Ir) detection, converted by '
+        'infmae_mm m3fd_to_coco',
+        version=__version__,
+        classes=list(M3FD_CLASSES),
+        box_convention='x=xmin, y=ymin, w=xmax-xmin, h=ymax-ymin, '
+        'clipped to the image',
+        split_method=split,
+        seed=seed,
+        val_ratio=val_ratio)
     if split == 'scene':
         info['scene_threshold'] = scene_threshold
-    for name, keep in (('all', None), ('train', set(train)),
-                       ('val', set(val))):
+    for name, keep in (('all', None), ('train', set(train)), ('val',
+                                                              set(val))):
         coco = build_coco(records, keep, info=dict(info, split=name))
         path = osp.join(out_dir, 'annotations', f'm3fd_inf_{name}.json')
         atomic_write_text(path, json.dumps(coco))
@@ -716,8 +738,10 @@ def format_summary(report: ConversionReport) -> str:
     rows.append(('annotations', *(sum(report.class_counts.get(s, {}).values())
                                   for s in splits)))
     width = max(len(r[0]) for r in rows) + 2
-    lines = [f'M3FD -> COCO: split={report.split} seed={report.seed} '
-             f'val_ratio={report.val_ratio}']
+    lines = [
+        f'M3FD -> COCO: split={report.split} seed={report.seed} '
+        f'val_ratio={report.val_ratio}'
+    ]
     if report.scene_sizes:
         sizes = sorted(report.scene_sizes)
         lines.append(f'scenes: {len(sizes)} (images per scene: min '
@@ -725,12 +749,15 @@ def format_summary(report: ConversionReport) -> str:
                      f'{sizes[-1]}; one-frame scenes: '
                      f'{sizes.count(1)})')
     lines.append(f'{"":<{width}}' + ''.join(f'{s:>8}' for s in splits))
-    lines += [f'{r[0]:<{width}}' + ''.join(f'{v:>8}' for v in r[1:])
-              for r in rows]
+    lines += [
+        f'{r[0]:<{width}}' + ''.join(f'{v:>8}' for v in r[1:]) for r in rows
+    ]
     for title, table in (('skipped images', SKIPPED_IMAGE_REASONS),
                          ('skipped objects', SKIPPED_OBJECT_REASONS),
                          ('kept, noted', KEPT_NOTES)):
         lines.append(f'{title}:')
-        lines += [f'  {text:<42}{report.counts.get(key, 0):>6}'
-                  for key, text in table.items()]
+        lines += [
+            f'  {text:<42}{report.counts.get(key, 0):>6}'
+            for key, text in table.items()
+        ]
     return '\n'.join(lines)

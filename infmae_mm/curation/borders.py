@@ -9,8 +9,8 @@ Inf-590K recipe does.
 The rule: a line (row or column) at the edge of the image is a border line
 when at least :data:`BORDER_FRACTION` of its pixels lie within
 ``tolerance`` gray levels of its side's *border value*, the median of the
-outermost line on that side. Lines are peeled from each side while they are border
-lines; the four sides are peeled in turn until none changes, so bars of
+outermost line on that side. Lines are peeled from each side while they are
+border lines; the four sides are peeled in turn until none changes, so bars of
 different widths on different sides are all removed. Nothing is cropped
 when less than ``min_keep`` of either side would remain (a flat or nearly
 flat image keeps its size).

@@ -1,6 +1,5 @@
 """The inputs of curation: image files under raw folders, or a manifest."""
 from __future__ import annotations
-
 import os
 import posixpath
 from dataclasses import dataclass
@@ -39,7 +38,10 @@ def _source_of(image_id: str) -> str:
 
 
 def _source_labels(raw_dirs: Sequence[str]) -> List[str]:
-    """Folder names, made unique with ``_2``, ``_3``, ... in given order."""
+    """Folder names, made unique with ``_2``, ``_3``, ...
+
+    in given order.
+    """
     labels: List[str] = []
     for raw_dir in raw_dirs:
         base = os.path.basename(os.path.normpath(os.path.abspath(raw_dir)))
@@ -51,8 +53,9 @@ def _source_labels(raw_dirs: Sequence[str]) -> List[str]:
     return labels
 
 
-def find_images(raw_dirs: Sequence[str],
-                exclude_dirs: Sequence[str] = ()) -> List[SourceImage]:
+def find_images(
+    raw_dirs: Sequence[str], exclude_dirs: Sequence[str] = ()
+) -> List[SourceImage]:
     """Every image file under the raw folders, sorted by id.
 
     Args:
@@ -95,8 +98,7 @@ def find_images(raw_dirs: Sequence[str],
 
 
 def read_manifest_images(manifest: str,
-                         data_root: Optional[str] = None
-                         ) -> List[SourceImage]:
+                         data_root: Optional[str] = None) -> List[SourceImage]:
     """The images listed in a manifest, as :class:`SourceImage`.
 
     Args:
@@ -117,13 +119,14 @@ def read_manifest_images(manifest: str,
             entry = line.rstrip('\n\r')
             if not entry.strip():
                 continue
-            parts = [p for p in posixpath.normpath(
-                entry.replace(os.sep, '/')).split('/') if p not in ('', '..')]
+            parts = [
+                p for p in posixpath.normpath(entry.replace(
+                    os.sep, '/')).split('/') if p not in ('', '..')
+            ]
             if len(parts) > 1 and parts[0] == IMAGES_DIR:
                 parts = parts[1:]
             image_id = '/'.join(parts)
-            images.append(SourceImage(os.path.join(root, entry), image_id,
-                                      _source_of(image_id)))
+            images.append(
+                SourceImage(
+                    os.path.join(root, entry), image_id, _source_of(image_id)))
     return images
-
-

@@ -1,6 +1,5 @@
 """The append-only journal of analyses that lets a killed run resume."""
 from __future__ import annotations
-
 import json
 import os
 import time
@@ -110,5 +109,3 @@ class AnalysisJournal:
             self._file.flush()
             os.fsync(self._file.fileno())
             self._file.close()
-
-

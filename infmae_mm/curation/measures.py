@@ -9,7 +9,6 @@ Decoding is shared with the training pipeline
 when a set is curated and when it is trained on.
 """
 from __future__ import annotations
-
 import json
 import os
 from dataclasses import dataclass, fields
@@ -75,7 +74,6 @@ def information_entropy(levels: np.ndarray) -> float:
     return max(0.0, float(-np.sum(prob * np.log2(prob))))
 
 
-
 @dataclass
 class ImageAnalysis:
     """What curation needs to know about one file.
@@ -113,8 +111,8 @@ class ImageAnalysis:
 
     @property
     def content_size(self) -> Tuple[int, int]:
-        """``(width, height)`` inside the border crop (the whole image when
-        not cropped)."""
+        """``(width, height)`` inside the border crop (the whole image when not
+        cropped)."""
         if self.crop is None:
             return self.width, self.height
         x0, y0, x1, y1 = self.crop

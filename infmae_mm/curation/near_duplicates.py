@@ -53,7 +53,6 @@ than near-duplicates). The thresholds were set on generated sequences
 the measured recall, false positives and throughput.
 """
 from __future__ import annotations
-
 import base64
 import itertools
 import math
@@ -99,12 +98,11 @@ _FLAT = 1e-3
 Window = Tuple[float, float, float, float]
 #: Windows hashed for anchors: the whole frame, then the grid.
 GRID_WINDOWS: Tuple[Window, ...] = ((0.0, 0.0, 1.0, 1.0), ) + tuple(
-    (x, y, x + _GRID_SIZE, y + _GRID_SIZE)
-    for y in _GRID_OFFSETS for x in _GRID_OFFSETS)
+    (x, y, x + _GRID_SIZE, y + _GRID_SIZE) for y in _GRID_OFFSETS
+    for x in _GRID_OFFSETS)
 #: Windows hashed for queries: the whole frame, then the central windows.
 QUERY_WINDOWS: Tuple[Window, ...] = ((0.0, 0.0, 1.0, 1.0), ) + tuple(
-    ((1 - s) / 2, (1 - s) / 2, (1 + s) / 2, (1 + s) / 2)
-    for s in _QUERY_SIZES)
+    ((1 - s) / 2, (1 - s) / 2, (1 + s) / 2, (1 + s) / 2) for s in _QUERY_SIZES)
 
 
 def _dct_basis(n: int = _THUMB_SIDE, k: int = _DCT_SIDE) -> np.ndarray:
@@ -129,13 +127,16 @@ def _hashes(thumbs: np.ndarray) -> List[int]:
     bits[:, 1:] = ac > np.median(ac, axis=1, keepdims=True)
     flat = np.ptp(thumbs.reshape(len(thumbs), -1), axis=1) < _FLAT
     packed = np.packbits(bits, axis=1)
-    return [0 if f else int.from_bytes(row.tobytes(), 'big')
-            for f, row in zip(flat, packed)]
+    return [
+        0 if f else int.from_bytes(row.tobytes(), 'big')
+        for f, row in zip(flat, packed)
+    ]
 
 
 def _area(img: np.ndarray, side: int) -> np.ndarray:
-    return cv2.resize(np.asarray(img, np.float32), (side, side),
-                      interpolation=cv2.INTER_AREA)
+    return cv2.resize(
+        np.asarray(img, np.float32), (side, side),
+        interpolation=cv2.INTER_AREA)
 
 
 def perceptual_hash(levels: np.ndarray) -> int:
@@ -158,7 +159,7 @@ def perceptual_hash(levels: np.ndarray) -> int:
 
 def hamming_distance(a: int, b: int) -> int:
     """Number of differing bits between two hashes."""
-    # bin().count: int.bit_count() needs Python 3.10.
+    # Not int.bit_count(): it needs Python 3.10 (setup.py allows 3.8).
     return bin(a ^ b).count('1')
 
 
@@ -217,8 +218,7 @@ class Signature:
     @classmethod
     def from_dict(cls, record: dict) -> 'Signature':
         """Inverse of :meth:`to_dict`; raises ValueError if malformed."""
-        thumb = np.frombuffer(base64.b64decode(record['thumbnail']),
-                              np.uint8)
+        thumb = np.frombuffer(base64.b64decode(record['thumbnail']), np.uint8)
         if thumb.size != _VERIFY_SIDE * _VERIFY_SIDE:
             raise ValueError(f'thumbnail has {thumb.size} values')
         anchors = tuple(int(h, 16) for h in record['anchor_hashes'])
@@ -226,8 +226,8 @@ class Signature:
         if len(anchors) != len(GRID_WINDOWS) or \
                 len(queries) != len(QUERY_WINDOWS):
             raise ValueError('wrong number of window hashes')
-        return cls(thumb.reshape(_VERIFY_SIDE, _VERIFY_SIDE).copy(), anchors,
-                   queries)
+        return cls(
+            thumb.reshape(_VERIFY_SIDE, _VERIFY_SIDE).copy(), anchors, queries)
 
 
 def signature(levels: np.ndarray) -> Signature:
@@ -245,8 +245,8 @@ def signature(levels: np.ndarray) -> Signature:
     grid = _window_hashes(base, GRID_WINDOWS[1:])
     central = _window_hashes(base, QUERY_WINDOWS[1:])
     return Signature(
-        np.clip(np.rint(thumb), 0, 255).astype(np.uint8),
-        (whole, *grid), (whole, *central))
+        np.clip(np.rint(thumb), 0, 255).astype(np.uint8), (whole, *grid),
+        (whole, *central))
 
 
 def _normalised(thumb: np.ndarray) -> np.ndarray:
@@ -306,13 +306,13 @@ def _overlap(template: _Template, shape: Tuple[int, int], x: int,
     h, w = template.scaled.shape
     ax0, ay0 = max(0, ox), max(0, oy)
     ax1, ay1 = min(shape[1], ox + w), min(shape[0], oy + h)
-    return ((slice(ay0, ay1), slice(ax0, ax1)),
-            (slice(ay0 - oy, ay1 - oy), slice(ax0 - ox, ax1 - ox)))
+    return ((slice(ay0, ay1), slice(ax0, ax1)), (slice(ay0 - oy, ay1 - oy),
+                                                 slice(ax0 - ox, ax1 - ox)))
 
 
 def _block_agreement(a_plain: np.ndarray, q_plain: np.ndarray) -> float:
-    """The worst agreement of the 3x3 blocks of an overlap that have
-    structure in either picture (1.0 when none has)."""
+    """The worst agreement of the 3x3 blocks of an overlap that have structure
+    in either picture (1.0 when none has)."""
     score = 1.0
     h, w = a_plain.shape
     for i in range(_BLOCKS):
@@ -322,8 +322,9 @@ def _block_agreement(a_plain: np.ndarray, q_plain: np.ndarray) -> float:
             a, q = a_plain[rows, cols], q_plain[rows, cols]
             if max(float(a.std()), float(q.std())) < _BLOCK_MIN_STD:
                 continue
-            score = min(score, _BLOCK_WEIGHT +
-                        (1 - _BLOCK_WEIGHT) * _correlation(a, q))
+            score = min(
+                score,
+                _BLOCK_WEIGHT + (1 - _BLOCK_WEIGHT) * _correlation(a, q))
     return score
 
 
@@ -337,12 +338,11 @@ def _best_match(templates: Sequence[_Template],
                 anchor: Tuple[np.ndarray, np.ndarray]) -> float:
     """Similarity of a query (its templates) in a normalised anchor.
 
-    Each template (scale) finds its best position; its score is the smaller
-    of the correlations over the whole overlap of the two thumbnails at that
-    position, normalised (detail) and as they are (layout), capped by the
-    worst agreement of the overlap's 3x3 blocks that have structure (two
-    scenes sharing one large object differ elsewhere); the best scale
-    wins.
+    Each template (scale) finds its best position; its score is the smaller of
+    the correlations over the whole overlap of the two thumbnails at that
+    position, normalised (detail) and as they are (layout), capped by the worst
+    agreement of the overlap's 3x3 blocks that have structure (two scenes
+    sharing one large object differ elsewhere); the best scale wins.
     """
     normalised, plain = anchor
     if _is_flat(normalised) or not templates:
@@ -365,8 +365,10 @@ def _best_match(templates: Sequence[_Template],
     for whole, template, a_part, q_part in placed:
         if whole <= best:
             break
-        best = max(best, min(whole, _block_agreement(
-            plain[a_part], template.plain[q_part])))
+        best = max(
+            best,
+            min(whole, _block_agreement(plain[a_part],
+                                        template.plain[q_part])))
     return min(best, 1.0)
 
 
@@ -414,10 +416,12 @@ class HammingIndex:
             sum(1 << bit for bit in bits) for r in range(radius + 1)
             for bits in itertools.combinations(range(self._band_bits), r)
         ]
-        self._tables: List[Dict[int, List[int]]] = [
-            {} for _ in range(num_bands)
-        ]
+        self._tables: List[Dict[int,
+                                List[int]]] = [{} for _ in range(num_bands)]
         self._codes: List[int] = []
+        # The same codes as uint64, grown by doubling, for vectorised
+        # distances.
+        self._array = np.zeros(1024, np.uint64)
 
     def __len__(self) -> int:
         return len(self._codes)
@@ -437,6 +441,10 @@ class HammingIndex:
         """
         index = len(self._codes)
         self._codes.append(code)
+        if index == len(self._array):
+            self._array = np.concatenate(
+                [self._array, np.zeros_like(self._array)])
+        self._array[index] = code
         for band, key in self._bands(code):
             self._tables[band].setdefault(key, []).append(index)
         return index
@@ -456,15 +464,19 @@ class HammingIndex:
             return found
         seen = set()
         for band, key in self._bands(code):
-            table = self._tables[band]
-            for flip in self._flips:
-                for index in table.get(key ^ flip, ()):
-                    if index in seen:
-                        continue
-                    seen.add(index)
-                    dist = hamming_distance(self._codes[index], code)
-                    if dist <= self.max_distance:
-                        found[index] = dist
+            get = self._tables[band].get
+            for bucket in filter(None,
+                                 [get(key ^ flip) for flip in self._flips]):
+                seen.update(bucket)
+        if not seen:
+            return found
+        indices = np.fromiter(seen, np.int64, len(seen))
+        xor = self._array[indices] ^ np.uint64(code)
+        dists = np.unpackbits(
+            xor.view(np.uint8).reshape(-1, 8), axis=1).sum(axis=1)
+        for index, dist in zip(indices.tolist(), dists.tolist()):
+            if dist <= self.max_distance:
+                found[index] = dist
         return found
 
     def nearest(self, code: int) -> Optional[Tuple[int, int]]:
@@ -565,7 +577,7 @@ class NearDuplicateIndex:
         for anchor in sorted(found):
             self.comparisons += 1
             score = _best_match(templates, self._anchors[anchor])
-            if score >= self.min_similarity and (
-                    best is None or score > best.similarity):
+            if score >= self.min_similarity and (best is None
+                                                 or score > best.similarity):
                 best = NearDuplicate(anchor, found[anchor], score)
         return best

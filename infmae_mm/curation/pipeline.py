@@ -3,7 +3,6 @@
 See :mod:`infmae_mm.curation` for the recipe and the measures.
 """
 from __future__ import annotations
-
 import functools
 import math
 import multiprocessing
@@ -19,8 +18,7 @@ import numpy as np
 
 from ..datasets.image_decoding import decode_image, is_flir_radiometric
 from ..utils.io import atomic_open, atomic_write_bytes, atomic_write_text
-from .inputs import (IMAGES_DIR, SourceImage, find_images,
-                     read_manifest_images)
+from .inputs import IMAGES_DIR, SourceImage, find_images, read_manifest_images
 from .journal import AnalysisJournal
 from .measures import ImageAnalysis, analyse_image
 from .selection import (DEFAULT_DEDUP_THRESHOLD, DEFAULT_MIN_SIDE,
@@ -43,8 +41,8 @@ JOURNAL_NAME = 'curation_state.jsonl'
 class _ProgressLine:
     """A one-line progress report with counts, rate and ETA on stderr.
 
-    On a terminal the line is redrawn in place twice a second; otherwise
-    (logs, CI) a full line is printed every 10 seconds.
+    On a terminal the line is redrawn in place twice a second; otherwise (logs,
+    CI) a full line is printed every 10 seconds.
     """
 
     def __init__(self, label: str, total: int, enabled: bool) -> None:
@@ -54,8 +52,7 @@ class _ProgressLine:
         self.interval = 0.5 if self.tty else 10.0
         self.start = self.last = time.monotonic()
 
-    def update(self, done: int, counts: str = '',
-               force: bool = False) -> None:
+    def update(self, done: int, counts: str = '', force: bool = False) -> None:
         now = time.monotonic()
         if not self.enabled or (not force and now - self.last < self.interval):
             return
@@ -80,8 +77,6 @@ class _ProgressLine:
             self.stream.flush()
 
 
-
-
 def _init_worker() -> None:
     # The parent handles Ctrl-C; each worker decodes with one thread so that
     # N workers use N cores.
@@ -90,12 +85,12 @@ def _init_worker() -> None:
     cv2.setNumThreads(1)
 
 
-def _analyse_all(images: Sequence[SourceImage],
-                 journal: AnalysisJournal,
-                 workers: int,
-                 progress: bool,
-                 crop_borders: bool = False
-                 ) -> Tuple[Dict[str, ImageAnalysis], int]:
+def _analyse_all(
+        images: Sequence[SourceImage],
+        journal: AnalysisJournal,
+        workers: int,
+        progress: bool,
+        crop_borders: bool = False) -> Tuple[Dict[str, ImageAnalysis], int]:
     """Analyse the images not in the journal, journalling each result.
 
     Returns:
@@ -134,7 +129,6 @@ def _analyse_all(images: Sequence[SourceImage],
             pool.join()
     bar.finish(len(todo), f'(reused {reused}, unreadable {unreadable})')
     return results, reused
-
 
 
 def _same_file_in_place(src: str, dst: str, mode: str) -> bool:
@@ -197,10 +191,12 @@ def _write_cropped(src: str, dst: str, box: Sequence[int]) -> bool:
         return False
     img = decode_image(data)
     x0, y0, x1, y1 = box
-    params = [cv2.IMWRITE_JPEG_QUALITY, 95] if os.path.splitext(
-        dst)[1].lower() in ('.jpg', '.jpeg') else []
-    ok, buf = cv2.imencode(os.path.splitext(dst)[1],
-                           np.ascontiguousarray(img[y0:y1, x0:x1]), params)
+    params = [cv2.IMWRITE_JPEG_QUALITY, 95
+              ] if os.path.splitext(dst)[1].lower() in ('.jpg',
+                                                        '.jpeg') else []
+    ok, buf = cv2.imencode(
+        os.path.splitext(dst)[1], np.ascontiguousarray(img[y0:y1, x0:x1]),
+        params)
     if not ok:
         return False
     os.makedirs(os.path.dirname(dst), exist_ok=True)
@@ -212,7 +208,6 @@ def _files_under(folder: str) -> Iterator[str]:
     for dirpath, _, filenames in os.walk(folder):
         for name in filenames:
             yield os.path.join(dirpath, name)
-
 
 
 @dataclass
@@ -307,10 +302,11 @@ def curate(raw_dirs: Sequence[str],
     out_abs = os.path.abspath(out_dir)
     os.makedirs(out_abs, exist_ok=True)
     images = find_images(raw_dirs, exclude_dirs=[out_abs])
-    _say(verbose, f'[curate] {len(images)} image files in '
-         f'{len(raw_dirs)} folder(s)')
-    journal = AnalysisJournal(os.path.join(out_abs, JOURNAL_NAME), resume,
-                              crop_borders)
+    _say(
+        verbose, f'[curate] {len(images)} image files in '
+        f'{len(raw_dirs)} folder(s)')
+    journal = AnalysisJournal(
+        os.path.join(out_abs, JOURNAL_NAME), resume, crop_borders)
     warnings = []
     if resume and journal.discarded:
         warnings.append('the journal was written by another version and '
@@ -319,8 +315,9 @@ def curate(raw_dirs: Sequence[str],
         analyses, reused = _analyse_all(images, journal, workers, verbose,
                                         crop_borders)
     except KeyboardInterrupt:
-        _say(verbose, f'\n[curate] interrupted; {len(journal.records)} '
-             'analyses are journalled: run again with --resume')
+        _say(
+            verbose, f'\n[curate] interrupted; {len(journal.records)} '
+            'analyses are journalled: run again with --resume')
         raise
     finally:
         journal.close()
@@ -328,8 +325,8 @@ def curate(raw_dirs: Sequence[str],
                               min_similarity)
 
     kept = [d for d in decisions if d.kept]
-    bar = _ProgressLine(transfer or 'list', len(kept),
-                        verbose and transfer is not None)
+    bar = _ProgressLine(transfer or 'list', len(kept), verbose
+                        and transfer is not None)
     fallbacks = cropped = 0
     for done, decision in enumerate(kept, start=1):
         if transfer is None:
@@ -377,12 +374,16 @@ def curate(raw_dirs: Sequence[str],
     statistics = write_statistics(out_abs, decisions, title)
     for warning in warnings:
         _say(verbose, f'[curate] warning: {warning}')
-    return CurationResult(out_abs, manifest, report, decisions, statistics,
-                          reused=reused, analysed=len(images) - reused,
-                          seconds=time.monotonic() - start,
-                          warnings=warnings)
-
-
+    return CurationResult(
+        out_abs,
+        manifest,
+        report,
+        decisions,
+        statistics,
+        reused=reused,
+        analysed=len(images) - reused,
+        seconds=time.monotonic() - start,
+        warnings=warnings)
 
 
 def dataset_statistics(inputs: Sequence[str],
@@ -423,9 +424,11 @@ def dataset_statistics(inputs: Sequence[str],
     decisions = []
     for image in sorted(images, key=lambda im: im.image_id):
         analysis = analyses[os.path.abspath(image.path)]
-        decisions.append(CurationDecision(
-            image, analysis, reason='' if analysis.readable else UNREADABLE))
+        decisions.append(
+            CurationDecision(
+                image,
+                analysis,
+                reason='' if analysis.readable else UNREADABLE))
     title = (f'Statistics of {", ".join(inputs)}: {len(images)} images, '
              'no filtering')
     return write_statistics(out_abs, decisions, title)
-

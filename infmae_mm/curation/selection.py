@@ -13,7 +13,6 @@ from A). Of a group of copies the largest is kept, so the best resolution
 survives; copies of the same size keep the first in sorted order.
 """
 from __future__ import annotations
-
 import os
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -40,8 +39,8 @@ UNREADABLE = 'unreadable'
 TOO_SMALL = 'too_small'
 NEAR_DUPLICATE = 'near_duplicate'
 UNLISTABLE = 'unlistable_path'
-DROP_REASONS: Tuple[str, ...] = (UNREADABLE, TOO_SMALL, NEAR_DUPLICATE,
-                                 UNLISTABLE)
+DROP_REASONS: Tuple[str,
+                    ...] = (UNREADABLE, TOO_SMALL, NEAR_DUPLICATE, UNLISTABLE)
 
 
 @dataclass
@@ -84,12 +83,13 @@ def _listable(path: str) -> bool:
     return True
 
 
-def select_images(images: Sequence[SourceImage],
-                  analyses: Dict[str, ImageAnalysis],
-                  min_side: int = DEFAULT_MIN_SIDE,
-                  dedup_threshold: int = DEFAULT_DEDUP_THRESHOLD,
-                  min_similarity: float = DEFAULT_MIN_SIMILARITY
-                  ) -> List[CurationDecision]:
+def select_images(
+        images: Sequence[SourceImage],
+        analyses: Dict[str, ImageAnalysis],
+        min_side: int = DEFAULT_MIN_SIDE,
+        dedup_threshold: int = DEFAULT_DEDUP_THRESHOLD,
+        min_similarity: float = DEFAULT_MIN_SIMILARITY
+) -> List[CurationDecision]:
     """Decide which images to keep (see the module docstring).
 
     Args:

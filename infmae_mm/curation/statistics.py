@@ -1,6 +1,5 @@
 """Statistics, the CSV report and the plot of a curated set."""
 from __future__ import annotations
-
 import bisect
 import csv
 import io
@@ -28,23 +27,29 @@ _LONG_SIDE_EDGES = (0, 32, 64, 128, 256, 512, 1024, 2048, 4096)
 
 def _long_side_labels() -> List[str]:
     edges = _LONG_SIDE_EDGES
-    labels = [f'<{hi}' if lo == 0 else f'{lo}-{hi - 1}'
-              for lo, hi in zip(edges, edges[1:])]
+    labels = [
+        f'<{hi}' if lo == 0 else f'{lo}-{hi - 1}'
+        for lo, hi in zip(edges, edges[1:])
+    ]
     return labels + [f'>={edges[-1]}']
 
 
 def _long_side_bin(long_side: int) -> str:
-    return _long_side_labels()[bisect.bisect_right(_LONG_SIDE_EDGES,
-                                                   long_side) - 1]
+    return _long_side_labels()[bisect.bisect_right(_LONG_SIDE_EDGES, long_side)
+                               - 1]
 
 
 def _summary(values: Sequence[float]) -> Optional[Dict[str, float]]:
     if not len(values):
         return None
     arr = np.asarray(values, np.float64)
-    return {'mean': float(arr.mean()), 'std': float(arr.std()),
-            'min': float(arr.min()), 'median': float(np.median(arr)),
-            'max': float(arr.max())}
+    return {
+        'mean': float(arr.mean()),
+        'std': float(arr.std()),
+        'min': float(arr.min()),
+        'median': float(np.median(arr)),
+        'max': float(arr.max())
+    }
 
 
 def compute_statistics(decisions: Sequence[CurationDecision],
@@ -70,9 +75,13 @@ def compute_statistics(decisions: Sequence[CurationDecision],
     dropped = {r: sum(d.reason == r for d in decisions) for r in DROP_REASONS}
     sources: Dict[str, dict] = {}
     for d in decisions:
-        row = sources.setdefault(d.image.source, dict(
-            inputs=0, kept=0, **dict.fromkeys(DROP_REASONS, 0),
-            entropy_sum=0.0))
+        row = sources.setdefault(
+            d.image.source,
+            dict(
+                inputs=0,
+                kept=0,
+                **dict.fromkeys(DROP_REASONS, 0),
+                entropy_sum=0.0))
         row['inputs'] += 1
         if d.kept:
             row['kept'] += 1
@@ -98,10 +107,15 @@ def compute_statistics(decisions: Sequence[CurationDecision],
         'smallest': [by_area[0].width, by_area[0].height] if kept else None,
         'largest': [by_area[-1].width, by_area[-1].height] if kept else None,
         'long_side_histogram': histogram,
-        'bit_depth': {k: sum(a.dtype == k for a in kept)
-                      for k in sorted({a.dtype for a in kept})},
-        'colour': {'gray': sum(a.channels == 1 for a in kept),
-                   'colour': sum(a.channels > 1 for a in kept)},
+        'bit_depth': {
+            k: sum(a.dtype == k for a in kept)
+            for k in sorted({a.dtype
+                             for a in kept})
+        },
+        'colour': {
+            'gray': sum(a.channels == 1 for a in kept),
+            'colour': sum(a.channels > 1 for a in kept)
+        },
         'sources': dict(sorted(sources.items())),
     }
 
@@ -114,21 +128,26 @@ def format_statistics(stats: dict) -> str:
     rows = []
     for name, row in stats['sources'].items():
         ent = row['entropy_mean']
-        rows.append([name, row['inputs'], row['kept'],
-                     f'{100 * row["share"]:.1f}%',
-                     *[row[r] for r in reasons],
-                     '-' if ent is None else f'{ent:.2f}'])
+        rows.append([
+            name, row['inputs'], row['kept'], f'{100 * row["share"]:.1f}%',
+            *[row[r] for r in reasons], '-' if ent is None else f'{ent:.2f}'
+        ])
     ent = stats['entropy']
-    rows.append(['total', stats['num_inputs'], stats['num_images'],
-                 '100.0%' if stats['num_images'] else '-',
-                 *[stats['dropped'][r] for r in reasons],
-                 '-' if ent is None else f'{ent["mean"]:.2f}'])
-    widths = [max(len(str(r[i])) for r in [header] + rows)
-              for i in range(len(header))]
+    rows.append([
+        'total', stats['num_inputs'], stats['num_images'],
+        '100.0%' if stats['num_images'] else '-',
+        *[stats['dropped'][r]
+          for r in reasons], '-' if ent is None else f'{ent["mean"]:.2f}'
+    ])
+    widths = [
+        max(len(str(r[i])) for r in [header] + rows)
+        for i in range(len(header))
+    ]
 
     def fmt(row: Sequence) -> str:
-        return '  '.join(str(v).ljust(w) if i == 0 else str(v).rjust(w)
-                         for i, (v, w) in enumerate(zip(row, widths)))
+        return '  '.join(
+            str(v).ljust(w) if i == 0 else str(v).rjust(w)
+            for i, (v, w) in enumerate(zip(row, widths)))
 
     lines += ['', fmt(header), fmt(['-' * w for w in widths])]
     lines += [fmt(r) for r in rows[:-1]]
@@ -137,19 +156,20 @@ def format_statistics(stats: dict) -> str:
         lines.append('no images')
         return '\n'.join(lines) + '\n'
     lines.append('information entropy (eq. 1, bits of the 256-level gray '
-                 'histogram, per image): ' + '  '.join(
-                     f'{k} {ent[k]:.3f}'
-                     for k in ('mean', 'std', 'min', 'median', 'max')))
+                 'histogram, per image): ' +
+                 '  '.join(f'{k} {ent[k]:.3f}'
+                           for k in ('mean', 'std', 'min', 'median', 'max')))
     w, h = stats['width'], stats['height']
     lines.append(f'resolution (W x H): smallest {stats["smallest"][0]}x'
                  f'{stats["smallest"][1]}, largest {stats["largest"][0]}x'
                  f'{stats["largest"][1]}, median {w["median"]:g}x'
                  f'{h["median"]:g}')
     bins = stats['long_side_histogram']
-    lines.append('longer side (px): ' + '  '.join(
-        f'{k}: {v}' for k, v in bins.items() if v))
-    lines.append('pixel type: ' + '  '.join(
-        f'{k}: {v}' for k, v in stats['bit_depth'].items()) +
+    lines.append('longer side (px): ' +
+                 '  '.join(f'{k}: {v}' for k, v in bins.items() if v))
+    lines.append('pixel type: ' +
+                 '  '.join(f'{k}: {v}'
+                           for k, v in stats['bit_depth'].items()) +
                  f'  (gray {stats["colour"]["gray"]}, colour '
                  f'{stats["colour"]["colour"]})')
     return '\n'.join(lines) + '\n'
@@ -190,36 +210,44 @@ def plot_statistics(stats: dict,
         mean = stats['entropy']['mean']
         ax_ent.axvline(mean, color='tab:red', label=f'mean {mean:.2f} bits')
         ax_ent.legend(loc='upper left')
-    ax_ent.set(title='Information entropy per image (eq. 1)',
-               xlabel='bits', ylabel='images')
+    ax_ent.set(
+        title='Information entropy per image (eq. 1)',
+        xlabel='bits',
+        ylabel='images')
 
     # Thin out very large sets: the scatter only shows the spread.
     step = max(1, len(kept) // 20000)
     ax_res.scatter([a.width for a in kept[::step]],
-                   [a.height for a in kept[::step]], s=4, alpha=0.4)
+                   [a.height for a in kept[::step]],
+                   s=4,
+                   alpha=0.4)
     if kept:
         ax_res.set(xscale='log', yscale='log')
-    ax_res.set(title=f'Resolution of {len(kept)} images', xlabel='width (px)',
-               ylabel='height (px)')
+    ax_res.set(
+        title=f'Resolution of {len(kept)} images',
+        xlabel='width (px)',
+        ylabel='height (px)')
 
     bins = stats['long_side_histogram']
     ax_side.bar(range(len(bins)), list(bins.values()), color='tab:green')
     ax_side.set_xticks(range(len(bins)), list(bins), rotation=30, fontsize=8)
     ax_side.set(title='Longer side', xlabel='px', ylabel='images')
 
-    sources = sorted(stats['sources'].items(),
-                     key=lambda kv: (-kv[1]['inputs'], kv[0]))
+    sources = sorted(
+        stats['sources'].items(), key=lambda kv: (-kv[1]['inputs'], kv[0]))
     if len(sources) > max_sources:
         rest = sources[max_sources - 1:]
-        merged = {k: sum(row[k] for _, row in rest)
-                  for k in ('inputs', 'kept', *DROP_REASONS)}
+        merged = {
+            k: sum(row[k] for _, row in rest)
+            for k in ('inputs', 'kept', *DROP_REASONS)
+        }
         sources = sources[:max_sources - 1] + [
-            (f'other ({len(rest)} sources)', merged)]
+            (f'other ({len(rest)} sources)', merged)
+        ]
     names = [name for name, _ in sources][::-1]
     left = np.zeros(len(names))
-    for key, color in zip(('kept', *DROP_REASONS),
-                          ('tab:blue', 'tab:gray', 'tab:orange', 'tab:red',
-                           'tab:purple')):
+    colours = ('tab:blue', 'tab:gray', 'tab:orange', 'tab:red', 'tab:purple')
+    for key, color in zip(('kept', *DROP_REASONS), colours):
         counts = np.array([row[key] for _, row in sources][::-1], float)
         if counts.any():
             ax_src.barh(names, counts, left=left, color=color, label=key)
@@ -235,7 +263,8 @@ def plot_statistics(stats: dict,
     return buf.getvalue()
 
 
-def write_statistics(out_dir: str, decisions: Sequence[CurationDecision],
+def write_statistics(out_dir: str,
+                     decisions: Sequence[CurationDecision],
                      title: str = '') -> dict:
     """Write ``stats.txt``, ``stats.json`` and ``stats.png`` atomically.
 
@@ -248,15 +277,15 @@ def write_statistics(out_dir: str, decisions: Sequence[CurationDecision],
         dict: :func:`compute_statistics` output.
     """
     stats = compute_statistics(decisions, title)
-    atomic_write_text(os.path.join(out_dir, STATS_TABLE_NAME),
-                      format_statistics(stats))
-    atomic_write_text(os.path.join(out_dir, STATS_JSON_NAME),
-                      json.dumps(stats, indent=2) + '\n')
-    atomic_write_bytes(os.path.join(out_dir, STATS_PLOT_NAME),
-                       plot_statistics(stats, decisions))
+    atomic_write_text(
+        os.path.join(out_dir, STATS_TABLE_NAME), format_statistics(stats))
+    atomic_write_text(
+        os.path.join(out_dir, STATS_JSON_NAME),
+        json.dumps(stats, indent=2) + '\n')
+    atomic_write_bytes(
+        os.path.join(out_dir, STATS_PLOT_NAME),
+        plot_statistics(stats, decisions))
     return stats
-
-
 
 
 def write_report(path: str, decisions: Sequence[CurationDecision]) -> None:
@@ -284,5 +313,3 @@ def write_report(path: str, decisions: Sequence[CurationDecision]) -> None:
         ])
     # surrogateescape: undecodable file names still appear in the report.
     atomic_write_bytes(path, buf.getvalue().encode('utf-8', 'surrogateescape'))
-
-

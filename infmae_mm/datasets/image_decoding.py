@@ -65,8 +65,8 @@ def truncation_problem(data: bytes) -> str:
     Returns:
         str: The problem, or ``''`` when there is none.
     """
-    if data.startswith(_JPEG_SOI) and not data.rstrip(
-            b'\x00\r\n\t ').endswith(_JPEG_EOI):
+    if data.startswith(
+            _JPEG_SOI) and not data.rstrip(b'\x00\r\n\t ').endswith(_JPEG_EOI):
         return 'truncated JPEG (no end-of-image marker)'
     return ''
 

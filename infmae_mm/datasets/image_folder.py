@@ -15,7 +15,7 @@ from infmae_mm.registry import register_in_hosts
 
 @register_in_hosts('DATASETS', hosts=('mmpretrain', ))
 class InfraredImageFolder(CustomDataset):
-    """mmpretrain's ``CustomDataset`` for large, imperfect infrared folders.
+    """Mmpretrain's ``CustomDataset`` for large, imperfect infrared folders.
 
     Images are every file with one of ``extensions`` (any case) under the
     folder, searched recursively, or the lines of ``ann_file`` (e.g. a

@@ -103,8 +103,10 @@ class IRSTD1kDataset(BaseSegDataset):
         if fg != 1:
             raw_to_class[1] = 1  # 0/1 masks must give the same labels
         class_map = self.label_map or {}
-        mapping = {raw: class_map.get(cls, cls)
-                   for raw, cls in raw_to_class.items()}
+        mapping = {
+            raw: class_map.get(cls, cls)
+            for raw, cls in raw_to_class.items()
+        }
         # Each entry costs LoadAnnotations one full-image comparison: keep
         # only the values that change.
         mapping = {k: v for k, v in mapping.items() if k != v}
@@ -126,8 +128,8 @@ class IRSTD1kDataset(BaseSegDataset):
         img_dir = self.data_prefix.get('img_path', None)
         ann_dir = self.data_prefix.get('seg_map_path', None)
         if self.ann_file and not osp.isdir(self.ann_file):
-            if not fileio.exists(self.ann_file,
-                                 backend_args=self.backend_args):
+            if not fileio.exists(
+                    self.ann_file, backend_args=self.backend_args):
                 raise FileNotFoundError(
                     f'Split file {self.ann_file} does not exist.')
             # Own parsing rather than the parent's: a blank line there turns
@@ -139,8 +141,8 @@ class IRSTD1kDataset(BaseSegDataset):
             for stem in stems:
                 info = dict(img_path=osp.join(img_dir, stem + self.img_suffix))
                 if ann_dir is not None:
-                    info['seg_map_path'] = osp.join(
-                        ann_dir, stem + self.seg_map_suffix)
+                    info['seg_map_path'] = osp.join(ann_dir,
+                                                    stem + self.seg_map_suffix)
                 data_list.append(info)
         else:
             data_list = super().load_data_list()
@@ -182,9 +184,11 @@ class IRSTD1kDataset(BaseSegDataset):
                 continue
             # Same decoder as LoadAnnotations' default, so the check sees
             # exactly the array the pipeline will see.
-            arr = np.squeeze(mmcv.imfrombytes(
-                fileio.get(path, backend_args=self.backend_args),
-                flag='unchanged', backend='pillow'))
+            arr = np.squeeze(
+                mmcv.imfrombytes(
+                    fileio.get(path, backend_args=self.backend_args),
+                    flag='unchanged',
+                    backend='pillow'))
             values = set(np.unique(arr).tolist())
             if arr.ndim != 2 or not values <= allowed:
                 raise ValueError(

@@ -30,8 +30,8 @@ class M3FDInfDataset(CocoDataset):
             start with ``Ir/``.
         **kwargs: Passed to :class:`mmdet.datasets.CocoDataset`.
     """
-    METAINFO = dict(
-        classes=M3FD_CLASSES, palette=[list(c) for c in M3FD_PALETTE])
+    # mmdet's visualiser wants each colour as a tuple.
+    METAINFO = dict(classes=M3FD_CLASSES, palette=list(M3FD_PALETTE))
 
     def __init__(self,
                  *args,

@@ -25,9 +25,9 @@ IMAGE_SUFFIXES: Tuple[str, ...] = ('.png', '.jpg', '.jpeg', '.bmp', '.tif',
                                    '.tiff', '.pgm')
 
 #: MSRS semantic classes; the index is the value stored in the label PNGs.
-MSRS_CLASSES: Tuple[str, ...] = ('unlabelled', 'car', 'person', 'bike',
-                                 'curve', 'car_stop', 'guardrail',
-                                 'color_cone', 'bump')
+MSRS_CLASSES: Tuple[str,
+                    ...] = ('unlabelled', 'car', 'person', 'bike', 'curve',
+                            'car_stop', 'guardrail', 'color_cone', 'bump')
 #: The colours of the MSRS release's own visualisation (RGB), one per class.
 MSRS_PALETTE: Tuple[RGB, ...] = ((0, 0, 0), (64, 0, 128), (64, 64, 0),
                                  (0, 128, 192), (0, 0, 192), (128, 128, 0),
@@ -53,12 +53,13 @@ SODA_CLASSES: Tuple[str, ...] = ('_background_', 'person', 'building', 'tree',
                                  'trafficCone', 'trash can', 'animal', 'fence',
                                  'sky', 'river', 'sidewalk')
 #: The PASCAL VOC colour map (SODA is distributed in VOC layout), RGB.
-SODA_PALETTE: Tuple[RGB, ...] = (
-    (0, 0, 0), (128, 0, 0), (0, 128, 0), (128, 128, 0), (0, 0, 128),
-    (128, 0, 128), (0, 128, 128), (128, 128, 128), (64, 0, 0), (192, 0, 0),
-    (64, 128, 0), (192, 128, 0), (64, 0, 128), (192, 0, 128), (64, 128, 128),
-    (192, 128, 128), (0, 64, 0), (128, 64, 0), (0, 192, 0), (128, 192, 0),
-    (0, 64, 128))
+SODA_PALETTE: Tuple[RGB, ...] = ((0, 0, 0), (128, 0, 0), (0, 128, 0),
+                                 (128, 128, 0), (0, 0, 128), (128, 0, 128),
+                                 (0, 128, 128), (128, 128, 128), (64, 0, 0),
+                                 (192, 0, 0), (64, 128, 0), (192, 128, 0),
+                                 (64, 0, 128), (192, 0, 128), (64, 128, 128),
+                                 (192, 128, 128), (0, 64, 0), (128, 64, 0),
+                                 (0, 192, 0), (128, 192, 0), (0, 64, 128))
 
 #: MFNet, thermal channel only (MFNet-T): the 9 MSRS classes, with UNIP's
 #: name for class 0.
@@ -69,11 +70,12 @@ MFNET_PALETTE: Tuple[RGB, ...] = ((0, 0, 0), (128, 0, 0), (0, 128, 0),
                                   (0, 128, 128), (128, 128, 128), (64, 0, 0))
 
 #: SCUT-Seg thermal road scenes, 10 classes with background (UNIP's order).
-SCUT_SEG_CLASSES: Tuple[str, ...] = ('background', 'road', 'person', 'rider',
-                                     'car', 'truck', 'fence', 'tree', 'bus',
-                                     'pole')
+SCUT_SEG_CLASSES: Tuple[str,
+                        ...] = ('background', 'road', 'person', 'rider', 'car',
+                                'truck', 'fence', 'tree', 'bus', 'pole')
 #: UNIP's SCUT-Seg palette (Cityscapes-like colours).
-SCUT_SEG_PALETTE: Tuple[RGB, ...] = ((0, 0, 0), (128, 64, 128), (60, 20, 220),
-                                     (0, 0, 255), (142, 0, 0), (70, 0, 0),
-                                     (153, 153, 190), (35, 142, 107),
-                                     (100, 60, 0), (153, 153, 153))
+SCUT_SEG_PALETTE: Tuple[RGB,
+                        ...] = ((0, 0, 0), (128, 64, 128), (60, 20, 220),
+                                (0, 0, 255), (142, 0, 0), (70, 0,
+                                                           0), (153, 153, 190),
+                                (35, 142, 107), (100, 60, 0), (153, 153, 153))

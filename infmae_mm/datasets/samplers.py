@@ -84,8 +84,10 @@ class SourceWeightedSampler(Sampler):
                 not sum(weights) > 0:
             raise ValueError('train_dataloader.sampler.weights must be '
                              f'non-negative and not all 0, got {weights}.')
-        empty = [i for i, (n, w) in enumerate(zip(sizes, weights))
-                 if n == 0 and w > 0]
+        empty = [
+            i for i, (n, w) in enumerate(zip(sizes, weights))
+            if n == 0 and w > 0
+        ]
         if empty:
             raise ValueError(f'Source(s) {empty} of the ConcatDataset have '
                              'no image but a positive weight.')

@@ -14,7 +14,6 @@ import os.path as osp
 import random as pyrandom
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-import cv2
 import numpy as np
 import torch
 from mmengine.config import Config, DictAction
@@ -116,17 +115,22 @@ def fit_to_multiple(img: np.ndarray, multiple: int = MULTIPLE) -> np.ndarray:
 
 
 def centre_square(img: np.ndarray, size: int) -> np.ndarray:
-    """Resize the short side to ``size`` (bicubic) and centre-crop a square, as
-    the held-out validation pipeline does."""
+    """Resize the short side to ``size`` and centre-crop a square, with the
+    transforms of the held-out validation pipeline (pillow bicubic
+    ``ResizeEdge``, ``CenterCrop``), so the tools measure what the validation
+    loop measures."""
     if size % MULTIPLE:
         raise ValueError(f'--size must be a multiple of {MULTIPLE}, got '
                          f'{size}.')
-    h, w = img.shape[:2]
-    scale = size / min(h, w)
-    nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
-    img = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_CUBIC)
-    top, left = (nh - size) // 2, (nw - size) // 2
-    return img[top:top + size, left:left + size]
+    results = dict(img=img, img_shape=img.shape[:2])
+    for step in (dict(
+            type='ResizeEdge',
+            scale=size,
+            edge='short',
+            backend='pillow',
+            interpolation='bicubic'), dict(type='CenterCrop', crop_size=size)):
+        results = TRANSFORMS.build(step)(results)
+    return results['img']
 
 
 def loader_from_config(cfg: Config, channels: int):
@@ -260,9 +264,9 @@ def add_heldout_arguments(parser: argparse.ArgumentParser,
         help='override config settings, as for the training tools')
 
 
-def parse_heldout_args(parser: argparse.ArgumentParser,
-                       argv: Optional[Sequence[str]] = None
-                       ) -> argparse.Namespace:
+def parse_heldout_args(
+        parser: argparse.ArgumentParser,
+        argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """Parse, checking ``--size``."""
     args = parser.parse_args(argv)
     if args.size != 'full' and not args.size.isdigit():

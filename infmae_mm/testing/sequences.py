@@ -16,7 +16,6 @@ so that near-duplicate detection can be measured against a known truth:
 Only numpy, OpenCV and the standard library are imported.
 """
 from __future__ import annotations
-
 import os
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -68,8 +67,8 @@ class CameraView:
         return (cx - rx) / ref.width, (cy - ry) / ref.height
 
 
-def _draw_view(rng: np.random.Generator, motion: str, height: int,
-               width: int, margin_x: float, margin_y: float, max_shift: float,
+def _draw_view(rng: np.random.Generator, motion: str, height: int, width: int,
+               margin_x: float, margin_y: float, max_shift: float,
                max_crop: float, max_zoom: float) -> CameraView:
     sign = rng.choice([-1.0, 1.0], size=2)
     if motion == 'shift':
@@ -101,17 +100,17 @@ def _draw_view(rng: np.random.Generator, motion: str, height: int,
     raise ValueError(f'motion must be one of {MOTIONS}, got {motion!r}')
 
 
-def camera_views(rng: np.random.Generator,
-                 height: int,
-                 width: int,
-                 num_moved: int,
-                 kind: Optional[str] = None,
-                 max_shift: float = 0.1,
-                 max_crop: float = 0.1,
-                 max_zoom: float = 0.08,
-                 motions: Sequence[str] = MOTIONS,
-                 bit_depth: int = 8
-                 ) -> Tuple[List[np.ndarray], List[CameraView]]:
+def camera_views(
+        rng: np.random.Generator,
+        height: int,
+        width: int,
+        num_moved: int,
+        kind: Optional[str] = None,
+        max_shift: float = 0.1,
+        max_crop: float = 0.1,
+        max_zoom: float = 0.08,
+        motions: Sequence[str] = MOTIONS,
+        bit_depth: int = 8) -> Tuple[List[np.ndarray], List[CameraView]]:
     """Render a reference frame and ``num_moved`` moved frames of one scene.
 
     The world is rendered once, larger than a frame by the largest motion on
@@ -164,7 +163,8 @@ def camera_views(rng: np.random.Generator,
         matrix = np.float32([[view.scale, 0, view.x0],
                              [0, view.scale, view.y0]])
         temp = cv2.warpAffine(
-            world, matrix, (view.width, view.height),
+            world,
+            matrix, (view.width, view.height),
             flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
             borderMode=cv2.BORDER_REFLECT)
         frames.append(camera_image(rng, temp, bit_depth, texture=0.0))
@@ -226,9 +226,13 @@ def write_camera_sequences(root: str,
     out = SequenceSet()
     for k in range(int(num_scenes)):
         rng = image_rng(seed, 30, k)
-        frames, views = camera_views(rng, h, w, moved_per_scene,
-                                     kind=kinds[k % len(kinds)],
-                                     **view_kwargs)
+        frames, views = camera_views(
+            rng,
+            h,
+            w,
+            moved_per_scene,
+            kind=kinds[k % len(kinds)],
+            **view_kwargs)
         for i, (frame, view) in enumerate(zip(frames, views)):
             name = 'frame_000.png' if i == 0 else \
                 f'frame_{i:03d}_{view.motion}.png'
@@ -240,8 +244,8 @@ def write_camera_sequences(root: str,
     bit_depth = view_kwargs.get('bit_depth', 8)
     for j in range(int(num_distinct)):
         rng = image_rng(seed, 31, j)
-        img = make_ir_image(rng, h, w, bit_depth=bit_depth,
-                            kind=kinds[j % len(kinds)])
+        img = make_ir_image(
+            rng, h, w, bit_depth=bit_depth, kind=kinds[j % len(kinds)])
         path = os.path.join(root, 'distinct', f'frame_{j:03d}.png')
         atomic_imwrite(path, img)
         out.distinct.append(path)

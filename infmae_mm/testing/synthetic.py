@@ -22,7 +22,6 @@ sequences with camera motion. Class names come from
 Only numpy, OpenCV and the standard library are imported.
 """
 from __future__ import annotations
-
 import math
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -49,11 +48,16 @@ SCENE_BOX_CLASSES: Tuple[str, ...] = ('person', 'car', 'bus', 'truck', 'bike',
                                       'lamp', 'color_cone')
 #: Mapping from scene box names to M3FD names (other names are dropped).
 SCENE_TO_M3FD: Dict[str, str] = {
-    'person': 'People', 'car': 'Car', 'bus': 'Bus', 'truck': 'Truck',
-    'bike': 'Motorcycle', 'lamp': 'Lamp'}
+    'person': 'People',
+    'car': 'Car',
+    'bus': 'Bus',
+    'truck': 'Truck',
+    'bike': 'Motorcycle',
+    'lamp': 'Lamp'
+}
 #: Scene kinds accepted by :func:`make_ir_image`.
-IR_IMAGE_KINDS: Tuple[str, ...] = ('street', 'clouds', 'buildings', 'sea',
-                                   'ground')
+IR_IMAGE_KINDS: Tuple[str,
+                      ...] = ('street', 'clouds', 'buildings', 'sea', 'ground')
 
 # MSRS label ids.
 _UNL, _CAR, _PERSON, _BIKE, _CURVE, _CAR_STOP, _GUARDRAIL, _CONE, _BUMP = \
@@ -70,8 +74,12 @@ def _u(rng: np.random.Generator, lo: float, hi: float) -> float:
     return float(rng.uniform(lo, hi))
 
 
-def _lowfreq(rng: np.random.Generator, h: int, w: int, cells: float,
-             octaves: int = 3, persistence: float = 0.5,
+def _lowfreq(rng: np.random.Generator,
+             h: int,
+             w: int,
+             cells: float,
+             octaves: int = 3,
+             persistence: float = 0.5,
              aspect: float = 1.0) -> np.ndarray:
     """Smooth fractal-like noise, roughly zero mean and unit amplitude.
 
@@ -82,7 +90,7 @@ def _lowfreq(rng: np.random.Generator, h: int, w: int, cells: float,
     amp, total = 1.0, 0.0
     side = max(h, w)
     for o in range(octaves):
-        c = cells * (2 ** o)
+        c = cells * (2**o)
         gh = max(2, int(math.ceil(c * h / side)) + 1)
         gw = max(2, int(math.ceil(c * w / side / aspect)) + 1)
         grid = rng.standard_normal((gh, gw)).astype(np.float32)
@@ -133,8 +141,7 @@ class _Painter:
         self.canvases = []
         if not self.empty:
             self.mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-            self.canvases = [(temp[y0:y1, x0:x1], None),
-                             (self.mask, 1)]
+            self.canvases = [(temp[y0:y1, x0:x1], None), (self.mask, 1)]
             if label is not None:
                 self.canvases.append((label[y0:y1, x0:x1], 'cls'))
             if inst is not None:  # id 0 (e.g. a pole) hides what is behind
@@ -155,16 +162,28 @@ class _Painter:
                 color = int(val)
             fn(canvas, color)
 
-    def ellipse(self, cx: float, cy: float, ax: float, ay: float, t: float,
-                cls: int, angle: float = 0.0) -> None:
+    def ellipse(self,
+                cx: float,
+                cy: float,
+                ax: float,
+                ay: float,
+                t: float,
+                cls: int,
+                angle: float = 0.0) -> None:
         if self.empty:
             return
         c = self._pt(cx, cy)
         axes = (max(1, _i(ax)), max(1, _i(ay)))
-        self._draw(lambda im, col: cv2.ellipse(
-            im, c, axes, angle, 0, 360, col, -1, cv2.LINE_8), t, cls)
+        self._draw(
+            lambda im, col: cv2.ellipse(im, c, axes, angle, 0, 360, col, -1,
+                                        cv2.LINE_8), t, cls)
 
-    def circle(self, cx: float, cy: float, r: float, t: float, cls: int,
+    def circle(self,
+               cx: float,
+               cy: float,
+               r: float,
+               t: float,
+               cls: int,
                thickness: int = -1) -> None:
         if self.empty:
             return
@@ -211,7 +230,9 @@ class _Painter:
         return 0 if self.empty else int(np.count_nonzero(self.mask))
 
 
-def _finish(rng: np.random.Generator, temp: np.ndarray, bit_depth: int = 8,
+def _finish(rng: np.random.Generator,
+            temp: np.ndarray,
+            bit_depth: int = 8,
             blur: Tuple[float, float] = (0.6, 1.1),
             texture: float = 0.015) -> np.ndarray:
     """Camera model: texture, blur, vignetting, noise and digitisation."""
@@ -227,7 +248,7 @@ def _finish(rng: np.random.Generator, temp: np.ndarray, bit_depth: int = 8,
     # vignetting: a little darker towards the corners
     yy = (np.arange(h, dtype=np.float32) - (h - 1) / 2.0) / (h / 2.0)
     xx = (np.arange(w, dtype=np.float32) - (w - 1) / 2.0) / (w / 2.0)
-    r2 = (yy[:, None] ** 2 + xx[None, :] ** 2) * 0.5
+    r2 = (yy[:, None]**2 + xx[None, :]**2) * 0.5
     t -= np.float32(_u(rng, 0.02, 0.08)) * r2
     # column / row fixed-pattern noise of uncooled micro-bolometers
     t += (_u(rng, 0.002, 0.007) *
@@ -298,8 +319,8 @@ def _draw_skyline(rng: np.random.Generator, temp: np.ndarray, y_h: float,
                             tw = tb + _u(rng, 0.1, 0.3)
                         else:
                             tw = tb - _u(rng, 0.02, 0.08)
-                        cv2.rectangle(temp, (xx, yy), (xx + ww - 1,
-                                                       yy + wh - 1), tw, -1)
+                        cv2.rectangle(temp, (xx, yy),
+                                      (xx + ww - 1, yy + wh - 1), tw, -1)
         elif kind == 1:  # trees: a cluster of cool blobs on a trunk
             th = _u(rng, 0.08, 0.4) * y_h
             tt = pal['tree'] + _u(rng, -0.04, 0.04)
@@ -311,12 +332,21 @@ def _draw_skyline(rng: np.random.Generator, temp: np.ndarray, y_h: float,
                 ey = y_h - th * _u(rng, 0.45, 0.85)
                 cv2.ellipse(temp, (_i(ex), _i(ey)),
                             (max(1, _i(bw * _u(rng, 0.2, 0.4))),
-                             max(1, _i(th * _u(rng, 0.2, 0.35)))), 0, 0,
-                            360, tt + _u(rng, -0.03, 0.03), -1)
+                             max(1, _i(th * _u(rng, 0.2, 0.35)))), 0, 0, 360,
+                            tt + _u(rng, -0.03, 0.03), -1)
         x += bw * (_u(rng, 0.9, 1.0) if kind != 2 else _u(rng, 0.5, 1.5))
 
 
-def _draw_person(temp, label, inst, iid, x, yb, ph, t, rng, cls=_PERSON,
+def _draw_person(temp,
+                 label,
+                 inst,
+                 iid,
+                 x,
+                 yb,
+                 ph,
+                 t,
+                 rng,
+                 cls=_PERSON,
                  seated=False):
     """A standing (or seated) person with feet at (x, yb), height ph."""
     bounds = (x - 0.3 * ph, yb - ph - 2, x + 0.3 * ph, yb + 2)
@@ -333,19 +363,17 @@ def _draw_person(temp, label, inst, iid, x, yb, ph, t, rng, cls=_PERSON,
     if seated:
         knee_x = x + 0.22 * ph
         p.line(x, hip_y, knee_x, hip_y + 0.02 * ph, 0.1 * ph, t - 0.05, cls)
-        p.line(knee_x, hip_y, knee_x - 0.02 * ph, yb, 0.08 * ph, t - 0.06,
-               cls)
+        p.line(knee_x, hip_y, knee_x - 0.02 * ph, yb, 0.08 * ph, t - 0.06, cls)
     else:
         for side in (-1, 1):
             p.line(x + side * 0.04 * ph, hip_y,
-                   x + side * (0.04 * ph + stride),
-                   yb - 0.03 * ph, 0.085 * ph, t - 0.05, cls)
+                   x + side * (0.04 * ph + stride), yb - 0.03 * ph, 0.085 * ph,
+                   t - 0.05, cls)
     # arms
     for side in (-1, 1):
         p.line(x + lean + side * 0.1 * ph, sh_y,
                x + side * (0.13 * ph + _u(rng, 0, 0.05) * ph),
-               hip_y + 0.03 * ph,
-               0.06 * ph, t - 0.03, cls)
+               hip_y + 0.03 * ph, 0.06 * ph, t - 0.03, cls)
     # torso as a capsule, head as an ellipse
     p.line(x + lean, sh_y + 0.03 * ph, x, hip_y + 0.02 * ph, 0.2 * ph, t, cls)
     p.ellipse(x + lean, yb - 0.92 * ph, 0.065 * ph, 0.08 * ph, t + 0.1, cls)
@@ -356,8 +384,11 @@ def _draw_vehicle(temp, label, inst, iid, x, yb, s, st: _Street, kind: str,
                   pal, rng):
     """Car / bus / truck seen from the side or from behind."""
     D = st.D
-    dims = {'car': (0.94, 2.8, 1.12), 'bus': (2.0, 7.5, 1.6),
-            'truck': (2.2, 5.5, 1.55)}[kind]
+    dims = {
+        'car': (0.94, 2.8, 1.12),
+        'bus': (2.0, 7.5, 1.6),
+        'truck': (2.2, 5.5, 1.55)
+    }[kind]
     vh = dims[0] * s * D * _u(rng, 0.9, 1.1)
     side_view = rng.random() < 0.4
     vw = (dims[1] if side_view else dims[2]) * s * D * _u(rng, 0.9, 1.1)
@@ -400,13 +431,13 @@ def _draw_vehicle(temp, label, inst, iid, x, yb, s, st: _Street, kind: str,
             cargo_x2 = x2 - cab_w - 0.02 * vw if direction > 0 else x2
             cargo = pal['cargo'] + _u(rng, -0.03, 0.03)
             p.rrect(cargo_x1, top, cargo_x2, wheel_y, 0.03 * vh, cargo, _CAR)
-            p.rrect(cab_x1, top + 0.25 * vh, cab_x1 + cab_w, wheel_y,
-                    0.1 * vh, body, _CAR)
+            p.rrect(cab_x1, top + 0.25 * vh, cab_x1 + cab_w, wheel_y, 0.1 * vh,
+                    body, _CAR)
             p.rrect(cab_x1 + 0.15 * cab_w, top + 0.32 * vh,
                     cab_x1 + 0.85 * cab_w, top + 0.5 * vh, 0.03 * vh, glass,
                     _CAR)
-            p.ellipse(cab_x1 + cab_w / 2, yb - 0.3 * vh, 0.3 * cab_w,
-                      0.1 * vh, hot, _CAR)
+            p.ellipse(cab_x1 + cab_w / 2, yb - 0.3 * vh, 0.3 * cab_w, 0.1 * vh,
+                      hot, _CAR)
         for wx in ((x1 + 0.18 * vw, x2 - 0.18 * vw) if kind != 'truck' else
                    (x1 + 0.12 * vw, x - 0.05 * vw, x2 - 0.12 * vw)):
             p.circle(wx, wheel_y, r_wheel, pal['wheel'], _CAR)
@@ -433,8 +464,8 @@ def _draw_vehicle(temp, label, inst, iid, x, yb, s, st: _Street, kind: str,
                 p.rrect(x1 + 0.08 * vw, top + 0.1 * vh, x2 - 0.08 * vw,
                         top + 0.4 * vh, 0.03 * vh, glass, _CAR)
         for lx in (x1 + 0.1 * vw, x2 - 0.1 * vw):  # tail lights
-            p.ellipse(lx, yb - 0.45 * vh, 0.05 * vw, 0.04 * vh,
-                      body + 0.12, _CAR)
+            p.ellipse(lx, yb - 0.45 * vh, 0.05 * vw, 0.04 * vh, body + 0.12,
+                      _CAR)
         p.ellipse(x + _u(rng, -0.25, 0.25) * vw, yb - 0.1 * vh, 0.07 * vw,
                   0.05 * vh, hot, _CAR)  # exhaust
     return p
@@ -478,44 +509,61 @@ def _draw_pole(temp, label, inst, iid, x, yb, s, st, pal, rng, toward):
     ph = _u(rng, 3.1, 5.0) * s * D
     arm = _u(rng, 0.3, 0.8) * s * D * toward
     top = yb - ph
-    pole = _Painter(temp, label, inst, 0,
-                    (min(x, x + arm) - 3, top - 3, max(x, x + arm) + 3,
-                     yb + 2))
+    pole = _Painter(
+        temp, label, inst, 0,
+        (min(x, x + arm) - 3, top - 3, max(x, x + arm) + 3, yb + 2))
     th = max(1.0, 0.05 * s * D)
     pole.line(x, yb, x, top, th, pal['pole'], _UNL)
     pole.line(x, top, x + arm, top, th * 0.8, pal['pole'], _UNL)
     lr = max(1.0, 0.07 * s * D)
-    lamp = _Painter(temp, label, inst, iid,
-                    (x + arm - 2 * lr, top - lr, x + arm + 2 * lr,
-                     top + 2 * lr))
+    lamp = _Painter(
+        temp, label, inst, iid,
+        (x + arm - 2 * lr, top - lr, x + arm + 2 * lr, top + 2 * lr))
     lamp.ellipse(x + arm, top + 0.7 * lr, 1.6 * lr, lr * 0.8, pal['lamp'],
                  _UNL)
     return lamp
 
 
-def _render_street(rng: np.random.Generator, h: int, w: int,
-                   night: Optional[bool] = None,
-                   n_objects: Optional[int] = None
-                   ) -> Tuple[np.ndarray, np.ndarray, List[Box]]:
+def _render_street(
+    rng: np.random.Generator,
+    h: int,
+    w: int,
+    night: Optional[bool] = None,
+    n_objects: Optional[int] = None
+) -> Tuple[np.ndarray, np.ndarray, List[Box]]:
     """Temperature map, MSRS label map and boxes of a street scene."""
     if night is None:
         night = bool(rng.random() < 0.6)
     if night:
-        pal = dict(sky_top=_u(rng, 0.0, 0.06), sky_gain=_u(rng, 0.06, 0.14),
-                   ground=_u(rng, 0.2, 0.28), road=_u(rng, 0.27, 0.36),
-                   building=_u(rng, 0.26, 0.4), tree=_u(rng, 0.14, 0.22),
-                   person=_u(rng, 0.72, 0.84), car=_u(rng, 0.52, 0.62),
-                   cargo=_u(rng, 0.42, 0.5), wheel=_u(rng, 0.8, 0.88),
-                   hot=_u(rng, 0.9, 0.97), lamp=_u(rng, 0.97, 1.05),
-                   pole=_u(rng, 0.14, 0.2))
+        pal = dict(
+            sky_top=_u(rng, 0.0, 0.06),
+            sky_gain=_u(rng, 0.06, 0.14),
+            ground=_u(rng, 0.2, 0.28),
+            road=_u(rng, 0.27, 0.36),
+            building=_u(rng, 0.26, 0.4),
+            tree=_u(rng, 0.14, 0.22),
+            person=_u(rng, 0.72, 0.84),
+            car=_u(rng, 0.52, 0.62),
+            cargo=_u(rng, 0.42, 0.5),
+            wheel=_u(rng, 0.8, 0.88),
+            hot=_u(rng, 0.9, 0.97),
+            lamp=_u(rng, 0.97, 1.05),
+            pole=_u(rng, 0.14, 0.2))
     else:
-        pal = dict(sky_top=_u(rng, 0.06, 0.12), sky_gain=_u(rng, 0.05, 0.1),
-                   ground=_u(rng, 0.3, 0.38), road=_u(rng, 0.38, 0.46),
-                   building=_u(rng, 0.32, 0.46), tree=_u(rng, 0.22, 0.3),
-                   person=_u(rng, 0.7, 0.8), car=_u(rng, 0.56, 0.66),
-                   cargo=_u(rng, 0.5, 0.56), wheel=_u(rng, 0.78, 0.86),
-                   hot=_u(rng, 0.88, 0.96), lamp=_u(rng, 0.6, 0.7),
-                   pole=_u(rng, 0.38, 0.46))
+        pal = dict(
+            sky_top=_u(rng, 0.06, 0.12),
+            sky_gain=_u(rng, 0.05, 0.1),
+            ground=_u(rng, 0.3, 0.38),
+            road=_u(rng, 0.38, 0.46),
+            building=_u(rng, 0.32, 0.46),
+            tree=_u(rng, 0.22, 0.3),
+            person=_u(rng, 0.7, 0.8),
+            car=_u(rng, 0.56, 0.66),
+            cargo=_u(rng, 0.5, 0.56),
+            wheel=_u(rng, 0.78, 0.86),
+            hot=_u(rng, 0.88, 0.96),
+            lamp=_u(rng, 0.6, 0.7),
+            pole=_u(rng, 0.38, 0.46))
     y_h = _u(rng, 0.3, 0.45) * h
     vx = _u(rng, 0.35, 0.65) * w
     st = _Street(h, w, y_h, vx)
@@ -523,7 +571,7 @@ def _render_street(rng: np.random.Generator, h: int, w: int,
 
     # --- background: sky and ground gradients with low-frequency noise
     rows = np.arange(h, dtype=np.float32)
-    sky = pal['sky_top'] + pal['sky_gain'] * np.clip(rows / y_h, 0, 1) ** 1.6
+    sky = pal['sky_top'] + pal['sky_gain'] * np.clip(rows / y_h, 0, 1)**1.6
     gnd = pal['ground'] + 0.05 * np.clip((rows - y_h) / D, 0, 1)
     prof = np.where(rows < y_h, sky, gnd).astype(np.float32)
     amp = np.where(rows < y_h, _u(rng, 0.02, 0.06), 0.03).astype(np.float32)
@@ -552,7 +600,7 @@ def _render_street(rng: np.random.Generator, h: int, w: int,
                         temp).astype(np.float32)
         # dashed lane marks (painted lines emit a little less)
         paint = pal['road'] - _u(rng, 0.03, 0.07)
-        for lane_off in (shift + _u(rng, -0.1, 0.1) * half,):
+        for lane_off in (shift + _u(rng, -0.1, 0.1) * half, ):
             for z in np.arange(0.9, 40.0, 2.2):
                 sa, sb = 1.0 / z, 1.0 / (z + 1.0)
                 th = max(1, _i(0.02 * w * sa))
@@ -565,19 +613,21 @@ def _render_street(rng: np.random.Generator, h: int, w: int,
                 ss = zs(0.85, z_far, 24)
                 for sa, sb in zip(ss[:-1], ss[1:]):
                     th = max(1, _i(0.05 * sa * D))
-                    p, q = ((_i(st.x(sa, off)), _i(st.y(sa))),
-                            (_i(st.x(sb, off)), _i(st.y(sb))))
+                    p, q = ((_i(st.x(sa,
+                                     off)), _i(st.y(sa))), (_i(st.x(sb, off)),
+                                                            _i(st.y(sb))))
                     cv2.line(temp, p, q, curb_t, th)
                     cv2.line(label, p, q, _CURVE, th)
         # a speed bump across the road
         if rng.random() < 0.3:
             sb = _u(rng, 0.3, 0.8)
             sb2 = sb * _u(rng, 0.93, 0.96)
-            poly = np.round(np.array(
-                [(st.x(sb, left_off), st.y(sb)),
-                 (st.x(sb, right_off), st.y(sb)),
-                 (st.x(sb2, right_off), st.y(sb2)),
-                 (st.x(sb2, left_off), st.y(sb2))])).astype(np.int32)[None]
+            poly = np.round(
+                np.array([(st.x(sb, left_off), st.y(sb)),
+                          (st.x(sb, right_off), st.y(sb)),
+                          (st.x(sb2, right_off), st.y(sb2)),
+                          (st.x(sb2,
+                                left_off), st.y(sb2))])).astype(np.int32)[None]
             cv2.fillPoly(temp, poly, pal['road'] + _u(rng, 0.06, 0.12))
             cv2.fillPoly(label, poly, _BUMP)
         # a guard rail beside the road
@@ -585,16 +635,18 @@ def _render_street(rng: np.random.Generator, h: int, w: int,
             side = -1 if rng.random() < 0.5 else 1
             goff = (left_off if side < 0 else right_off) + side * \
                 _u(rng, 0.05, 0.25) * w
-            gt = pal['ground'] + (-_u(rng, 0.05, 0.1) if night else
-                                  _u(rng, 0.1, 0.2))
+            gt = pal['ground'] + (-_u(rng, 0.05, 0.1) if night else _u(
+                rng, 0.1, 0.2))
             ss = zs(0.9, z_far, 30)
             for sa, sb in zip(ss[:-1], ss[1:]):
                 xa, xb = st.x(sa, goff), st.x(sb, goff)
                 ya, yb_ = st.y(sa), st.y(sb)
-                poly = np.round(np.array(
-                    [(xa, ya - 0.28 * sa * D), (xb, yb_ - 0.28 * sb * D),
-                     (xb, yb_ - 0.47 * sb * D), (xa, ya - 0.47 * sa * D)]
-                )).astype(np.int32)[None]
+                poly = np.round(
+                    np.array([(xa, ya - 0.28 * sa * D),
+                              (xb, yb_ - 0.28 * sb * D),
+                              (xb, yb_ - 0.47 * sb * D),
+                              (xa, ya - 0.47 * sa * D)
+                              ])).astype(np.int32)[None]
                 cv2.fillPoly(temp, poly, gt)
                 cv2.fillPoly(label, poly, _GUARDRAIL)
                 post = max(1, _i(0.03 * sa * D))
@@ -621,9 +673,9 @@ def _render_street(rng: np.random.Generator, h: int, w: int,
         n_objects = int(rng.integers(2, 8 + (h * w) // 150000))
     things = []
     for _ in range(n_objects):
-        kind = str(rng.choice(['person', 'car', 'bike', 'bus', 'truck',
-                               'color_cone'],
-                              p=[0.38, 0.32, 0.1, 0.06, 0.07, 0.07]))
+        kind = str(
+            rng.choice(['person', 'car', 'bike', 'bus', 'truck', 'color_cone'],
+                       p=[0.38, 0.32, 0.1, 0.06, 0.07, 0.07]))
         s = 1.0 / _u(rng, 0.95, 11.0)
         if kind in ('car', 'bus', 'truck', 'color_cone') and has_road:
             off = _u(rng, left_off * 0.85, right_off * 0.85)
@@ -660,10 +712,17 @@ def _render_street(rng: np.random.Generator, h: int, w: int,
                                  rng)
             painted.append((p, 'bike'))
             ph = 1.06 * s * D
-            rp = _draw_person(temp, label, inst, iid + 1, seat[0],
-                              seat[1] + 0.5 * ph, ph,
-                              pal['person'] + _u(rng, -0.04, 0.04), rng,
-                              seated=True)
+            rp = _draw_person(
+                temp,
+                label,
+                inst,
+                iid + 1,
+                seat[0],
+                seat[1] + 0.5 * ph,
+                ph,
+                pal['person'] + _u(rng, -0.04, 0.04),
+                rng,
+                seated=True)
             painted.append((rp, 'person'))
         elif kind == 'color_cone':
             ch, cw = 0.45 * s * D, 0.25 * s * D
@@ -672,8 +731,8 @@ def _render_street(rng: np.random.Generator, h: int, w: int,
             ct = pal['road'] + _u(rng, 0.08, 0.16)
             p.poly([(x - cw / 2, yb), (x - cw * 0.12, yb - ch),
                     (x + cw * 0.12, yb - ch), (x + cw / 2, yb)], ct, _CONE)
-            p.rrect(x - cw * 0.65, yb - 0.1 * ch, x + cw * 0.65, yb,
-                    0.03 * ch, ct, _CONE)
+            p.rrect(x - cw * 0.65, yb - 0.1 * ch, x + cw * 0.65, yb, 0.03 * ch,
+                    ct, _CONE)
             painted.append((p, 'color_cone'))
         else:  # pole with lamp
             lamp = _draw_pole(temp, label, inst, iid, x, yb, s, st, pal, rng,
@@ -703,22 +762,27 @@ def _render_clutter(rng: np.random.Generator, h: int, w: int,
     rows = np.arange(h, dtype=np.float32)[:, None]
     if kind == 'clouds':
         base = _u(rng, 0.05, 0.2) + _u(rng, 0.05, 0.15) * rows / h
-        lf = _lowfreq(rng, h, w, _u(rng, 2.0, 5.0), octaves=5,
-                      persistence=0.55)
+        lf = _lowfreq(
+            rng, h, w, _u(rng, 2.0, 5.0), octaves=5, persistence=0.55)
         cover = _u(rng, -0.3, 0.6)
         clouds = np.clip(lf * 1.6 - cover, 0, None)
         temp = base + _u(rng, 0.15, 0.35) * clouds
         return temp.astype(np.float32)
     if kind == 'sea':
         y_h = _u(rng, 0.1, 0.45) * h
-        sky = _u(rng, 0.05, 0.15) + 0.1 * np.clip(rows / y_h, 0, 1) ** 2
+        sky = _u(rng, 0.05, 0.15) + 0.1 * np.clip(rows / y_h, 0, 1)**2
         sea_t = _u(rng, 0.25, 0.4)
-        waves = _lowfreq(rng, h, w, _u(rng, 6.0, 14.0), octaves=3,
-                         aspect=_u(rng, 4.0, 10.0))
+        waves = _lowfreq(
+            rng,
+            h,
+            w,
+            _u(rng, 6.0, 14.0),
+            octaves=3,
+            aspect=_u(rng, 4.0, 10.0))
         depth = np.clip((rows - y_h) / (h - y_h), 0, 1)
         sea = sea_t + (0.02 + 0.05 * depth) * waves
-        temp = np.where(rows < y_h, sky + 0.01 *
-                        _lowfreq(rng, h, w, 3.0), sea).astype(np.float32)
+        temp = np.where(rows < y_h, sky + 0.01 * _lowfreq(rng, h, w, 3.0),
+                        sea).astype(np.float32)
         # sun glints: tiny bright specks that are *not* targets
         n = int(rng.integers(0, 40))
         if n:
@@ -740,8 +804,8 @@ def _render_clutter(rng: np.random.Generator, h: int, w: int,
                 rng, h - yb, w, 6.0)
         # rooftop units and chimneys: small hot clutter
         for _ in range(int(rng.integers(0, 12))):
-            cx, cy = int(rng.integers(0, w)), int(rng.integers(_i(y_h * 0.4),
-                                                               h))
+            cx, cy = int(rng.integers(0,
+                                      w)), int(rng.integers(_i(y_h * 0.4), h))
             r = int(rng.integers(1, 4))
             cv2.rectangle(temp, (cx - r, cy - r), (cx + r, cy + r),
                           float(temp[cy, cx]) + _u(rng, 0.05, 0.2), -1)
@@ -749,8 +813,8 @@ def _render_clutter(rng: np.random.Generator, h: int, w: int,
     if kind == 'ground':
         y_h = _u(rng, -0.2, 0.4) * h
         sky = _u(rng, 0.05, 0.15) + 0.08 * np.clip(rows / max(y_h, 1), 0, 1)
-        terrain = _lowfreq(rng, h, w, _u(rng, 3.0, 8.0), octaves=5,
-                           persistence=0.6)
+        terrain = _lowfreq(
+            rng, h, w, _u(rng, 3.0, 8.0), octaves=5, persistence=0.6)
         # a ridge line instead of a straight horizon
         ridge = y_h + 0.08 * h * _lowfreq(rng, 1, w, 4.0, octaves=3)[0]
         gnd = (_u(rng, 0.25, 0.4) + 0.04 * terrain).astype(np.float32)
@@ -762,17 +826,18 @@ def _render_clutter(rng: np.random.Generator, h: int, w: int,
             pts = [(cx + rx * math.cos(a) * _u(rng, 0.6, 1.0),
                     cy + ry * math.sin(a) * _u(rng, 0.6, 1.0))
                    for a in np.sort(rng.uniform(0, 2 * math.pi, 4))]
-            cv2.fillPoly(delta, np.round(np.array(pts)).astype(np.int32)[None],
+            cv2.fillPoly(delta,
+                         np.round(np.array(pts)).astype(np.int32)[None],
                          _u(rng, -0.06, 0.06))
         gnd += cv2.GaussianBlur(delta, (0, 0), 1.5)
         # hedgerows (cool) and farm houses (warm)
         for _ in range(int(rng.integers(0, 5))):
             y = _u(rng, max(y_h, 0), h)
-            cv2.line(gnd, (_i(_u(rng, -0.2, 0.6) * w), _i(y)),
-                     (_i(_u(rng, 0.4, 1.2) * w), _i(y + _u(rng, -0.1, 0.1) *
-                                                    h)),
-                     float(gnd.mean()) - _u(rng, 0.04, 0.1),
-                     int(rng.integers(2, max(3, h // 40))))
+            cv2.line(
+                gnd, (_i(_u(rng, -0.2, 0.6) * w), _i(y)),
+                (_i(_u(rng, 0.4, 1.2) * w), _i(y + _u(rng, -0.1, 0.1) * h)),
+                float(gnd.mean()) - _u(rng, 0.04, 0.1),
+                int(rng.integers(2, max(3, h // 40))))
         for _ in range(int(rng.integers(0, 4))):
             cx, cy = _u(rng, 0, w), _u(rng, max(y_h, 0), h)
             bw, bh = _u(rng, 0.02, 0.06) * w, _u(rng, 0.02, 0.05) * h
@@ -789,9 +854,8 @@ def _render_clutter(rng: np.random.Generator, h: int, w: int,
                      f'{IR_IMAGE_KINDS}')
 
 
-def _stamp_target(rng: np.random.Generator, temp: np.ndarray,
-                  mask: np.ndarray, cx: float, cy: float, area: int,
-                  amp: float) -> None:
+def _stamp_target(rng: np.random.Generator, temp: np.ndarray, mask: np.ndarray,
+                  cx: float, cy: float, area: int, amp: float) -> None:
     """Add a small Gaussian target and mark its ``area`` brightest pixels."""
     h, w = temp.shape
     r = math.sqrt(area / math.pi)
@@ -806,7 +870,7 @@ def _stamp_target(rng: np.random.Generator, temp: np.ndarray,
     yy -= fy
     u = xx * math.cos(th) + yy * math.sin(th)
     v = -xx * math.sin(th) + yy * math.cos(th)
-    g = np.exp(-0.5 * ((u / sx) ** 2 + (v / sy) ** 2)).astype(np.float32)
+    g = np.exp(-0.5 * ((u / sx)**2 + (v / sy)**2)).astype(np.float32)
     order = np.argsort(-g, axis=None, kind='stable')[:area]
     m = np.zeros(g.size, bool)
     m[order] = True
@@ -854,7 +918,9 @@ def _add_targets(rng: np.random.Generator, temp: np.ndarray,
 # --------------------------------------------------------------------------
 # Public API
 # --------------------------------------------------------------------------
-def make_ir_image(rng: np.random.Generator, height: int, width: int,
+def make_ir_image(rng: np.random.Generator,
+                  height: int,
+                  width: int,
                   bit_depth: int = 8,
                   kind: Optional[str] = None) -> np.ndarray:
     """Draw one infrared-like grayscale image.
@@ -879,7 +945,9 @@ def make_ir_image(rng: np.random.Generator, height: int, width: int,
                         bit_depth)
 
 
-def make_ir_temperature(rng: np.random.Generator, height: int, width: int,
+def make_ir_temperature(rng: np.random.Generator,
+                        height: int,
+                        width: int,
                         kind: Optional[str] = None) -> np.ndarray:
     """Draw the scene of :func:`make_ir_image`, before the camera sees it.
 
@@ -909,8 +977,10 @@ def make_ir_temperature(rng: np.random.Generator, height: int, width: int,
     return temp
 
 
-def camera_image(rng: np.random.Generator, temp: np.ndarray,
-                 bit_depth: int = 8, texture: float = 0.015) -> np.ndarray:
+def camera_image(rng: np.random.Generator,
+                 temp: np.ndarray,
+                 bit_depth: int = 8,
+                 texture: float = 0.015) -> np.ndarray:
     """Take a picture of a temperature map with the simulated camera.
 
     Surface texture, blur, vignetting, fixed-pattern and temporal noise,
@@ -932,7 +1002,8 @@ def camera_image(rng: np.random.Generator, temp: np.ndarray,
     return _finish(rng, temp, bit_depth, texture=texture)
 
 
-def add_surface_texture(rng: np.random.Generator, temp: np.ndarray,
+def add_surface_texture(rng: np.random.Generator,
+                        temp: np.ndarray,
                         amount: float = 0.015) -> np.ndarray:
     """Add the fine surface texture :func:`camera_image` draws, in place.
 
@@ -949,9 +1020,12 @@ def add_surface_texture(rng: np.random.Generator, temp: np.ndarray,
     return temp
 
 
-def make_ir_scene(rng: np.random.Generator, height: int, width: int,
-                  night: Optional[bool] = None
-                  ) -> Tuple[np.ndarray, np.ndarray, List[Box]]:
+def make_ir_scene(
+        rng: np.random.Generator,
+        height: int,
+        width: int,
+        night: Optional[bool] = None
+) -> Tuple[np.ndarray, np.ndarray, List[Box]]:
     """Draw a street scene with its semantic label map and object boxes.
 
     The same drawing calls fill the image and the label map, so labels lie
@@ -978,10 +1052,12 @@ def make_ir_scene(rng: np.random.Generator, height: int, width: int,
     return _finish(rng, temp, 8), label, boxes
 
 
-def make_irstd_sample(rng: np.random.Generator, height: int, width: int,
-                      num_targets: Optional[int] = None,
-                      kind: Optional[str] = None
-                      ) -> Tuple[np.ndarray, np.ndarray]:
+def make_irstd_sample(
+        rng: np.random.Generator,
+        height: int,
+        width: int,
+        num_targets: Optional[int] = None,
+        kind: Optional[str] = None) -> Tuple[np.ndarray, np.ndarray]:
     """Draw a small-target image on a cluttered background and its mask.
 
     Args:
@@ -1026,5 +1102,5 @@ def pick_size(rng: np.random.Generator, size: SizeSpec) -> Tuple[int, int]:
     if isinstance(a, (int, np.integer)) and isinstance(b, (int, np.integer)):
         return check_size((a, b))
     (h0, h1), (w0, w1) = a, b
-    return check_size((int(rng.integers(h0, h1 + 1)),
-                        int(rng.integers(w0, w1 + 1))))
+    return check_size(
+        (int(rng.integers(h0, h1 + 1)), int(rng.integers(w0, w1 + 1))))

@@ -6,7 +6,6 @@ VOC XML) and IRSTD-1k (small-target segmentation), drawn by
 ``i`` of a writer depends only on the seed and ``i``.
 """
 from __future__ import annotations
-
 import os
 import xml.etree.ElementTree as ET
 from typing import Dict, List, Sequence, Tuple
@@ -21,17 +20,18 @@ __all__ = [
     'write_irstd_like'
 ]
 
-
 #: Pre-training sources: sub-folder -> scene kinds drawn there.
 _PRETRAIN_SOURCES = (
-    ('source_a', ('street',)),
+    ('source_a', ('street', )),
     ('source_b/seq_000', ('clouds', 'sea')),
     ('source_b/seq_001', ('buildings', 'ground', 'street')),
 )
 
 
-def write_pretrain_folder(root: str, num_images: int = 64,
-                          size: SizeSpec = (256, 256), seed: int = 0,
+def write_pretrain_folder(root: str,
+                          num_images: int = 64,
+                          size: SizeSpec = (256, 256),
+                          seed: int = 0,
                           bit_depth: int = 8,
                           suffix: str = '.png') -> List[str]:
     """Write an unlabeled pre-training folder of infrared-like images.
@@ -67,23 +67,25 @@ def write_pretrain_folder(root: str, num_images: int = 64,
         rng = image_rng(seed, 0, i)
         sub, kinds = _PRETRAIN_SOURCES[i % len(_PRETRAIN_SOURCES)]
         h, w = pick_size(rng, size)
-        img = make_ir_image(rng, h, w, bit_depth=bit_depth,
-                            kind=str(rng.choice(kinds)))
+        img = make_ir_image(
+            rng, h, w, bit_depth=bit_depth, kind=str(rng.choice(kinds)))
         path = os.path.join(root, sub, f'ir_{i:05d}{suffix}')
         atomic_imwrite(path, img)
         paths.append(path)
     return paths
 
 
-def write_msrs_like(root: str, num_train: int = 8, num_test: int = 4,
+def write_msrs_like(root: str,
+                    num_train: int = 8,
+                    num_test: int = 4,
                     size: Tuple[int, int] = (480, 640),
                     seed: int = 0) -> Dict[str, List[str]]:
     """Write an MSRS-like infrared segmentation dataset.
 
     Layout: ``root/{train,test}/ir/<stem>.png`` (uint8 gray) and
     ``root/{train,test}/Segmentation_labels/<stem>.png`` (uint8 class ids
-    0..8, see :data:`~infmae_mm.datasets.metainfo.MSRS_CLASSES`). Stems look like MSRS's: ``00001D``
-    (day) or ``00002N`` (night).
+    0..8, see :data:`~infmae_mm.datasets.metainfo.MSRS_CLASSES`). Stems look
+    like MSRS's: ``00001D`` (day) or ``00002N`` (night).
 
     Args:
         root: Output folder.
@@ -97,18 +99,18 @@ def write_msrs_like(root: str, num_train: int = 8, num_test: int = 4,
     """
     h, w = check_size(size)
     out: Dict[str, List[str]] = {}
-    for tag, (split, n) in enumerate((('train', num_train),
-                                      ('test', num_test)), start=1):
+    splits = (('train', num_train), ('test', num_test))
+    for tag, (split, n) in enumerate(splits, start=1):
         stems = []
         for i in range(int(n)):
             rng = image_rng(seed, tag, i)
             night = bool(rng.random() < 0.5)
             img, label, _ = make_ir_scene(rng, h, w, night=night)
             stem = f'{i + 1:05d}{"N" if night else "D"}'
-            atomic_imwrite(os.path.join(root, split, 'ir', stem + '.png'),
-                           img)
-            atomic_imwrite(os.path.join(root, split, 'Segmentation_labels',
-                                        stem + '.png'), label)
+            atomic_imwrite(os.path.join(root, split, 'ir', stem + '.png'), img)
+            atomic_imwrite(
+                os.path.join(root, split, 'Segmentation_labels',
+                             stem + '.png'), label)
             stems.append(stem)
         out[split] = stems
     return out
@@ -141,7 +143,8 @@ def _voc_xml(stem: str, w: int, h: int, depth: int,
     return ET.tostring(ann, encoding='utf-8', xml_declaration=False) + b'\n'
 
 
-def write_m3fd_like(root: str, num_images: int = 12,
+def write_m3fd_like(root: str,
+                    num_images: int = 12,
                     size: Tuple[int, int] = (768, 1024),
                     seed: int = 0) -> List[str]:
     """Write an M3FD-like infrared detection dataset.
@@ -149,9 +152,10 @@ def write_m3fd_like(root: str, num_images: int = 12,
     Layout: ``root/Ir/<stem>.png`` (uint8 gray) and
     ``root/Annotation/<stem>.xml`` in Pascal VOC format (``filename``,
     ``size`` with ``width``/``height``/``depth`` = 1, and one ``object`` per
-    box with ``name`` in :data:`~infmae_mm.datasets.metainfo.M3FD_CLASSES` and ``bndbox``
-    ``xmin``/``ymin``/``xmax``/``ymax`` as integer pixel coordinates with
-    ``0 <= xmin < xmax <= width``). Stems are ``00000``, ``00001``, ...
+    box with ``name`` in :data:`~infmae_mm.datasets.metainfo.M3FD_CLASSES`
+    and ``bndbox`` ``xmin``/``ymin``/``xmax``/``ymax`` as integer pixel
+    coordinates with ``0 <= xmin < xmax <= width``). Stems are ``00000``,
+    ``00001``, ...
 
     Args:
         root: Output folder.
@@ -171,13 +175,16 @@ def write_m3fd_like(root: str, num_images: int = 12,
                 for x1, y1, x2, y2, n in boxes if n in SCENE_TO_M3FD]
         stem = f'{i:05d}'
         atomic_imwrite(os.path.join(root, 'Ir', stem + '.png'), img)
-        atomic_write_bytes(os.path.join(root, 'Annotation', stem + '.xml'),
-                           _voc_xml(stem, w, h, 1, objs))
+        atomic_write_bytes(
+            os.path.join(root, 'Annotation', stem + '.xml'),
+            _voc_xml(stem, w, h, 1, objs))
         stems.append(stem)
     return stems
 
 
-def write_irstd_like(root: str, num_trainval: int = 8, num_test: int = 4,
+def write_irstd_like(root: str,
+                     num_trainval: int = 8,
+                     num_test: int = 4,
                      size: Tuple[int, int] = (512, 512),
                      seed: int = 0) -> Dict[str, List[str]]:
     """Write an IRSTD-1k-like small-target segmentation dataset.
@@ -204,9 +211,11 @@ def write_irstd_like(root: str, num_trainval: int = 8, num_test: int = 4,
         img, mask = make_irstd_sample(rng, h, w)
         atomic_imwrite(os.path.join(root, 'images', stem + '.png'), img)
         atomic_imwrite(os.path.join(root, 'masks', stem + '.png'), mask)
-    split = {'trainval': stems[:int(num_trainval)],
-             'test': stems[int(num_trainval):]}
+    split = {
+        'trainval': stems[:int(num_trainval)],
+        'test': stems[int(num_trainval):]
+    }
     for name, lst in split.items():
-        atomic_write_text(os.path.join(root, f'{name}.txt'),
-                          ''.join(s + '\n' for s in lst))
+        atomic_write_text(
+            os.path.join(root, f'{name}.txt'), ''.join(s + '\n' for s in lst))
     return split

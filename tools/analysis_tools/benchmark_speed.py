@@ -438,25 +438,27 @@ def work_inference(name: str, repeats: int) -> dict:
             lambda: model(
                 data['inputs'], data['data_samples'], mode='predict'),
             _warmup(), repeats)
-    result = dict(
+    return dict(
         seconds=statistics.median(times),
         times=times,
         params=params,
         peak_memory_mb=_peak_memory_mb())
-    try:
-        from functools import partial
 
-        from infmae_mm.analysis import complexity_with_attention
-        if hasattr(model, 'auxiliary_head'):
-            model.auxiliary_head = None  # training-only
-        model.forward = partial(
-            model.forward, data_samples=data['data_samples'], mode='tensor')
-        counted = complexity_with_attention(model, data['inputs'])
-        result.update(
-            macs=counted['flops'], attention_macs=counted['attention_flops'])
-    except Exception as exc:  # the timing stands without the count
-        result['macs_error'] = f'{type(exc).__name__}: {exc}'[:300]
-    return result
+
+def work_inference_macs(name: str) -> dict:
+    """Multiply-adds of one of FULL_MODELS, attention counted (its own
+    process: tracing a detector takes more memory than running it)."""
+    from functools import partial
+
+    from infmae_mm.analysis import complexity_with_attention
+    model, data = _full_model(name)
+    if hasattr(model, 'auxiliary_head'):
+        model.auxiliary_head = None  # training-only
+    model.forward = partial(
+        model.forward, data_samples=data['data_samples'], mode='tensor')
+    counted = complexity_with_attention(model, data['inputs'])
+    return dict(
+        macs=counted['flops'], attention_macs=counted['attention_flops'])
 
 
 def work_matmul_peak(repeats: int, amp: Optional[str] = None) -> dict:
@@ -478,6 +480,7 @@ WORKERS = dict(
     iam_share=work_iam_share,
     backbone=work_backbone,
     inference=work_inference,
+    inference_macs=work_inference_macs,
     matmul_peak=work_matmul_peak)
 
 
@@ -564,6 +567,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         help='skip the cases that would start after this '
         'many seconds')
     parser.add_argument('--case-timeout-s', type=float, default=3600)
+    parser.add_argument(
+        '--macs',
+        choices=('auto', 'yes', 'no'),
+        default='auto',
+        help='count the full models\' multiply-adds (auto: '
+        'on the CPU only; they do not depend on the device)')
     parser.add_argument('--out', default='work_dirs/bench/benchmark.json')
     parser.add_argument(
         '--quick',
@@ -669,6 +678,8 @@ def main(argv=None) -> None:
                     height=h,
                     width=w,
                     repeats=r)
+    count_macs = args.macs == 'yes' or (args.macs == 'auto'
+                                        and device == 'cpu')
     full = (OURS if 'inference' in args.cases else ()) + \
         (PEERS if 'peers' in args.cases else ())
     if not args.quick:
@@ -678,6 +689,11 @@ def main(argv=None) -> None:
                 'inference',
                 name=key,
                 repeats=max(2, r // 2) if device == 'cpu' else r)
+            if count_macs and 'error' not in results[f'inference/{key}']:
+                counted = run('inference_macs', name=key)
+                results[f'inference/{key}'].update(
+                    counted if 'error' not in counted else dict(
+                        macs_error=counted['error']))
 
     from infmae_mm.utils.io import atomic_write_text
     atomic_write_text(args.out, json.dumps(results, indent=2))
@@ -809,9 +825,13 @@ def format_table(results: dict, sizes, bb_sizes) -> str:
                 rows.append(f'| {label} | {h}x{w} | '
                             f'{fail("inference/" + key)} | | | | |')
                 continue
-            macs = (f'{r["macs"] / 1e9:.0f} '
-                    f'({r["attention_macs"] / 1e9:.1f})' if 'macs' in r else
-                    f'not counted: {r.get("macs_error", "")[:80]}')
+            if 'macs' in r:
+                macs = (f'{r["macs"] / 1e9:.0f} '
+                        f'({r["attention_macs"] / 1e9:.1f})')
+            elif 'macs_error' in r:
+                macs = f'not counted: {r["macs_error"][:80]}'
+            else:
+                macs = 'as on the CPU'
             rows.append(f'| {label} | {h}x{w} | {r["seconds"]:.3f} | '
                         f'{1 / r["seconds"]:.2f} | '
                         f'{r["peak_memory_mb"]:.0f} | '

@@ -24,8 +24,7 @@ from typing import List
 
 import torch
 
-from infmae_mm.evaluation import (FILLS, record_scores, summarize,
-                                  summary_table)
+from infmae_mm.evaluation import FILLS, record_scores, summarize, summary_table
 from infmae_mm.evaluation.heldout import (add_heldout_arguments, build_model,
                                           find_images, load_config,
                                           masking_label, parse_heldout_args,

@@ -39,53 +39,88 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         description='Curate raw infrared image folders into a pre-training '
         'set (Inf30 recipe): drop unreadable, tiny and near-duplicate images,'
         ' write a manifest, a report and statistics.')
-    p.add_argument('inputs', nargs='+', metavar='RAW_DIR',
-                   help='raw image folders, searched recursively for '
-                   + ' '.join(curation.IMAGE_SUFFIXES) + '; with '
-                   '--stats-only also manifest files')
-    p.add_argument('--out', required=True, metavar='OUT_DIR',
-                   help='output folder')
-    p.add_argument('--min-side', type=int, default=curation.DEFAULT_MIN_SIDE,
-                   help='drop images whose width and height are both under '
-                   'this many pixels (default: %(default)s, as the paper)')
-    p.add_argument('--dedup-threshold', type=int,
-                   default=curation.DEFAULT_DEDUP_THRESHOLD,
-                   help='largest Hamming distance (of 64 bits) between '
-                   'window hashes that makes a kept image a near-duplicate '
-                   'candidate (default: %(default)s; larger finds more '
-                   'candidates and costs more comparisons; negative: keep '
-                   'near-duplicates)')
-    p.add_argument('--min-similarity', type=float,
-                   default=curation.DEFAULT_MIN_SIMILARITY,
-                   help='smallest shift- and scale-tolerant similarity '
-                   '(0-1) of a candidate that makes it a near-duplicate '
-                   '(default: %(default)s)')
-    p.add_argument('--crop-borders', action='store_true',
-                   help='crop constant borders (black bars, padding) before '
-                   'measuring; with --copy the cropped image is written; '
-                   'the crop box of each image is in the report')
+    p.add_argument(
+        'inputs',
+        nargs='+',
+        metavar='RAW_DIR',
+        help='raw image folders, searched recursively for ' +
+        ' '.join(curation.IMAGE_SUFFIXES) + '; with '
+        '--stats-only also manifest files')
+    p.add_argument(
+        '--out', required=True, metavar='OUT_DIR', help='output folder')
+    p.add_argument(
+        '--min-side',
+        type=int,
+        default=curation.DEFAULT_MIN_SIDE,
+        help='drop images whose width and height are both under '
+        'this many pixels (default: %(default)s, as the paper)')
+    p.add_argument(
+        '--dedup-threshold',
+        type=int,
+        default=curation.DEFAULT_DEDUP_THRESHOLD,
+        help='largest Hamming distance (of 64 bits) between '
+        'window hashes that makes a kept image a near-duplicate '
+        'candidate (default: %(default)s; larger finds more '
+        'candidates and costs more comparisons; negative: keep '
+        'near-duplicates)')
+    p.add_argument(
+        '--min-similarity',
+        type=float,
+        default=curation.DEFAULT_MIN_SIMILARITY,
+        help='smallest shift- and scale-tolerant similarity '
+        '(0-1) of a candidate that makes it a near-duplicate '
+        '(default: %(default)s)')
+    p.add_argument(
+        '--crop-borders',
+        action='store_true',
+        help='crop constant borders (black bars, padding) before '
+        'measuring; with --copy the cropped image is written; '
+        'the crop box of each image is in the report')
     place = p.add_mutually_exclusive_group()
-    place.add_argument('--copy', dest='transfer', action='store_const',
-                       const='copy', help='copy kept files to OUT_DIR/images')
-    place.add_argument('--link', dest='transfer', action='store_const',
-                       const='hardlink', help='hard-link kept files to '
-                       'OUT_DIR/images (symbolic links across file systems)')
-    place.add_argument('--symlink', dest='transfer', action='store_const',
-                       const='symlink', help='symbolic-link kept files to '
-                       'OUT_DIR/images')
-    p.add_argument('--resume', action='store_true',
-                   help='reuse the analyses journalled in OUT_DIR by an '
-                   'earlier or interrupted run (unchanged files only)')
-    p.add_argument('--workers', type=int, default=1,
-                   help='processes decoding images (default: %(default)s)')
-    p.add_argument('--stats-only', action='store_true',
-                   help='only write statistics of the folders/manifests, '
-                   'without filtering')
-    p.add_argument('--data-root', default=None,
-                   help='with --stats-only: root of the manifest paths '
-                   "(default: the manifest's folder)")
-    p.add_argument('--quiet', action='store_true',
-                   help='no progress line, only the table')
+    place.add_argument(
+        '--copy',
+        dest='transfer',
+        action='store_const',
+        const='copy',
+        help='copy kept files to OUT_DIR/images')
+    place.add_argument(
+        '--link',
+        dest='transfer',
+        action='store_const',
+        const='hardlink',
+        help='hard-link kept files to '
+        'OUT_DIR/images (symbolic links across file systems)')
+    place.add_argument(
+        '--symlink',
+        dest='transfer',
+        action='store_const',
+        const='symlink',
+        help='symbolic-link kept files to '
+        'OUT_DIR/images')
+    p.add_argument(
+        '--resume',
+        action='store_true',
+        help='reuse the analyses journalled in OUT_DIR by an '
+        'earlier or interrupted run (unchanged files only)')
+    p.add_argument(
+        '--workers',
+        type=int,
+        default=1,
+        help='processes decoding images (default: %(default)s)')
+    p.add_argument(
+        '--stats-only',
+        action='store_true',
+        help='only write statistics of the folders/manifests, '
+        'without filtering')
+    p.add_argument(
+        '--data-root',
+        default=None,
+        help='with --stats-only: root of the manifest paths '
+        "(default: the manifest's folder)")
+    p.add_argument(
+        '--quiet',
+        action='store_true',
+        help='no progress line, only the table')
     args = p.parse_args(argv)
     if args.workers < 1:
         p.error('--workers must be >= 1')
@@ -104,14 +139,23 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         if args.stats_only:
             stats = curation.dataset_statistics(
-                args.inputs, args.out, data_root=args.data_root,
-                resume=args.resume, workers=args.workers, verbose=verbose)
+                args.inputs,
+                args.out,
+                data_root=args.data_root,
+                resume=args.resume,
+                workers=args.workers,
+                verbose=verbose)
             print(curation.format_statistics(stats), end='')
             return 0
         result = curation.curate(
-            args.inputs, args.out, min_side=args.min_side,
-            dedup_threshold=args.dedup_threshold, transfer=args.transfer,
-            resume=args.resume, workers=args.workers, verbose=verbose,
+            args.inputs,
+            args.out,
+            min_side=args.min_side,
+            dedup_threshold=args.dedup_threshold,
+            transfer=args.transfer,
+            resume=args.resume,
+            workers=args.workers,
+            verbose=verbose,
             min_similarity=args.min_similarity,
             crop_borders=args.crop_borders)
     except KeyboardInterrupt:

@@ -26,31 +26,52 @@ from infmae_mm import testing as syn
 from infmae_mm.datasets.metainfo import M3FD_CLASSES, MSRS_CLASSES
 
 DEFAULT_NUM = {'pretrain': 64, 'msrs': 8, 'm3fd': 12, 'irstd': 8}
-DEFAULT_SIZE = {'pretrain': (256, 256), 'msrs': (480, 640),
-                'm3fd': (768, 1024), 'irstd': (512, 512)}
+DEFAULT_SIZE = {
+    'pretrain': (256, 256),
+    'msrs': (480, 640),
+    'm3fd': (768, 1024),
+    'irstd': (512, 512)
+}
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description='Write synthetic infrared-like sample datasets laid out '
         'like the real ones (pre-training folder, MSRS, M3FD, IRSTD-1k).')
-    p.add_argument('kind', choices=sorted(DEFAULT_NUM),
-                   help='which dataset layout to write')
+    p.add_argument(
+        'kind',
+        choices=sorted(DEFAULT_NUM),
+        help='which dataset layout to write')
     p.add_argument('out_dir', metavar='OUT_DIR', help='output folder')
-    p.add_argument('--num', type=int, default=None,
-                   help='number of images (train/trainval split for msrs and '
-                   'irstd); default: ' + ', '.join(
-                       f'{k} {v}' for k, v in sorted(DEFAULT_NUM.items())))
-    p.add_argument('--num-test', type=int, default=None,
-                   help='test images for msrs/irstd (default: half of --num)')
-    p.add_argument('--size', type=int, nargs=2, metavar=('H', 'W'),
-                   default=None, help='image size (default: the real '
-                   "dataset's: pretrain 256x256, msrs 480x640, m3fd "
-                   '768x1024, irstd 512x512)')
+    p.add_argument(
+        '--num',
+        type=int,
+        default=None,
+        help='number of images (train/trainval split for msrs and '
+        'irstd); default: ' +
+        ', '.join(f'{k} {v}' for k, v in sorted(DEFAULT_NUM.items())))
+    p.add_argument(
+        '--num-test',
+        type=int,
+        default=None,
+        help='test images for msrs/irstd (default: half of --num)')
+    p.add_argument(
+        '--size',
+        type=int,
+        nargs=2,
+        metavar=('H', 'W'),
+        default=None,
+        help='image size (default: the real '
+        "dataset's: pretrain 256x256, msrs 480x640, m3fd "
+        '768x1024, irstd 512x512)')
     p.add_argument('--seed', type=int, default=0, help='random seed')
-    p.add_argument('--bit-depth', type=int, choices=(8, 16), default=8,
-                   help='8-bit or 16-bit radiometric-like images '
-                   '(pretrain only)')
+    p.add_argument(
+        '--bit-depth',
+        type=int,
+        choices=(8, 16),
+        default=8,
+        help='8-bit or 16-bit radiometric-like images '
+        '(pretrain only)')
     args = p.parse_args(argv)
     if args.bit_depth != 8 and args.kind != 'pretrain':
         p.error('--bit-depth 16 is only supported for "pretrain"')
@@ -71,9 +92,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     out = args.out_dir
     t0 = time.perf_counter()
     if args.kind == 'pretrain':
-        paths = syn.write_pretrain_folder(out, num_images=num, size=size,
-                                          seed=args.seed,
-                                          bit_depth=args.bit_depth)
+        paths = syn.write_pretrain_folder(
+            out,
+            num_images=num,
+            size=size,
+            seed=args.seed,
+            bit_depth=args.bit_depth)
         by_dir = {}
         for pth in paths:
             d = os.path.relpath(os.path.dirname(pth), out)
@@ -83,8 +107,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         for d, n in sorted(by_dir.items()):
             print(f'  {os.path.join(out, d)}/  {n} images')
     elif args.kind == 'msrs':
-        split = syn.write_msrs_like(out, num_train=num, num_test=num_test,
-                                    size=size, seed=args.seed)
+        split = syn.write_msrs_like(
+            out, num_train=num, num_test=num_test, size=size, seed=args.seed)
         print(f'msrs: wrote MSRS-like segmentation data ({size[0]}x{size[1]}, '
               f'{len(MSRS_CLASSES)} classes) to {out}')
         for s, stems in split.items():
@@ -92,16 +116,19 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(f'  {os.path.join(out, s, "Segmentation_labels")}/  '
                   f'{len(stems)} label maps')
     elif args.kind == 'm3fd':
-        stems = syn.write_m3fd_like(out, num_images=num, size=size,
-                                    seed=args.seed)
+        stems = syn.write_m3fd_like(
+            out, num_images=num, size=size, seed=args.seed)
         print(f'm3fd: wrote M3FD-like detection data ({size[0]}x{size[1]}, '
               f'classes {", ".join(M3FD_CLASSES)}) to {out}')
         print(f'  {os.path.join(out, "Ir")}/  {len(stems)} images')
         print(f'  {os.path.join(out, "Annotation")}/  {len(stems)} VOC xml')
     else:
-        split = syn.write_irstd_like(out, num_trainval=num,
-                                     num_test=num_test, size=size,
-                                     seed=args.seed)
+        split = syn.write_irstd_like(
+            out,
+            num_trainval=num,
+            num_test=num_test,
+            size=size,
+            seed=args.seed)
         n = sum(len(v) for v in split.values())
         print(f'irstd: wrote IRSTD-1k-like small-target data '
               f'({size[0]}x{size[1]}) to {out}')

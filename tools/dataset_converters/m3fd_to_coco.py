@@ -22,39 +22,50 @@ People, Car, Bus, Motorcycle, Lamp, Truck; boxes are
 rules are in :mod:`infmae_mm.converters.m3fd`.
 """
 from __future__ import annotations
-
 import argparse
 import sys
 from typing import List, Optional
 
-from infmae_mm.converters.m3fd import (DEFAULT_SCENE_THRESHOLD,
-                                      SPLIT_METHODS, convert_m3fd,
-                                      format_summary)
+from infmae_mm.converters.m3fd import (DEFAULT_SCENE_THRESHOLD, SPLIT_METHODS,
+                                       convert_m3fd, format_summary)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description='Convert M3FD (Ir/*.png + Annotation/*.xml, Pascal VOC) '
         'to COCO JSON with a deterministic train/val split.')
-    p.add_argument('root', metavar='M3FD_ROOT',
-                   help='folder holding Ir/ and Annotation/')
-    p.add_argument('out_dir', metavar='OUT_DIR',
-                   help='output folder (annotations/ and splits/ go here)')
-    p.add_argument('--val-ratio', type=float, default=0.2,
-                   help='fraction of images for val, in (0, 1) (default 0.2)')
+    p.add_argument(
+        'root', metavar='M3FD_ROOT', help='folder holding Ir/ and Annotation/')
+    p.add_argument(
+        'out_dir',
+        metavar='OUT_DIR',
+        help='output folder (annotations/ and splits/ go here)')
+    p.add_argument(
+        '--val-ratio',
+        type=float,
+        default=0.2,
+        help='fraction of images for val, in (0, 1) (default 0.2)')
     p.add_argument('--seed', type=int, default=0, help='split seed')
-    p.add_argument('--split', choices=SPLIT_METHODS, default='scene',
-                   help='scene: whole scenes of consecutive similar frames '
-                   '(default; keeps near-duplicate frames on one side); '
-                   'random: single images')
-    p.add_argument('--min-box-size', type=float, default=1.0,
-                   help='drop boxes narrower or lower than this many pixels '
-                   'after clipping (default 1)')
-    p.add_argument('--scene-threshold', type=float,
-                   default=DEFAULT_SCENE_THRESHOLD,
-                   help='scene split: consecutive frames whose similarity '
-                   "(curation's shift-tolerant near-duplicate measure, 0..1)"
-                   ' is below this start a new scene (default %(default)s)')
+    p.add_argument(
+        '--split',
+        choices=SPLIT_METHODS,
+        default='scene',
+        help='scene: whole scenes of consecutive similar frames '
+        '(default; keeps near-duplicate frames on one side); '
+        'random: single images')
+    p.add_argument(
+        '--min-box-size',
+        type=float,
+        default=1.0,
+        help='drop boxes narrower or lower than this many pixels '
+        'after clipping (default 1)')
+    p.add_argument(
+        '--scene-threshold',
+        type=float,
+        default=DEFAULT_SCENE_THRESHOLD,
+        help='scene split: consecutive frames whose similarity '
+        "(curation's shift-tolerant near-duplicate measure, 0..1)"
+        ' is below this start a new scene (default %(default)s)')
     args = p.parse_args(argv)
     if not 0.0 < args.val_ratio < 1.0:
         p.error('--val-ratio must be in (0, 1)')

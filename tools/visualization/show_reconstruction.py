@@ -76,8 +76,8 @@ def main(argv: List[str] = None) -> int:
     try:
         paths = find_images(args.images, args.num, args.random, args.seed)
         # inputs: each image normalised (1, C, H, W), for the extra views.
-        records, inputs = reconstruct_images(model, cfg, paths, args.size,
-                                             device=args.device)
+        records, inputs = reconstruct_images(
+            model, cfg, paths, args.size, device=args.device)
     except (FileNotFoundError, ValueError) as err:
         sys.exit(str(err))
     label = masking_label(cfg, model) if args.masks == 'iam' else \
@@ -118,9 +118,10 @@ def main(argv: List[str] = None) -> int:
         args.out,
         rows,
         col_titles=[
-            'input', f'mask: {label}', 'model (masked patches)',
-            'model + visible input', 'inpaint fill + visible',
-            *view_titles(model)
+            'input', 'mask: ' +
+            label.replace(', desc', '\ndesc').replace(', asc', '\nasc'),
+            'model (masked patches)', 'model + visible input',
+            'inpaint fill + visible', *view_titles(model)
         ],
         row_titles=titles)
     print(f'Wrote {args.out} ({len(rows)} images; MSE / PSNR per image in '

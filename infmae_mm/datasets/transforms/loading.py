@@ -122,7 +122,8 @@ class ThermalNormalize(BaseTransform):
         self.normalize_8bit = normalize_8bit
         self._warned = False
 
-    def normalize(self, img: np.ndarray,
+    def normalize(self,
+                  img: np.ndarray,
                   path: Optional[str] = None) -> np.ndarray:
         """Apply the rule to one image.
 

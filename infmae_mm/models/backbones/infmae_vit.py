@@ -11,7 +11,8 @@ from mmengine.logging import MMLogger
 
 from infmae_mm.registry import register_in_hosts
 from ..layers import (ConvPatchEmbed, MaskedConvBlock, RelativePositionBias,
-                      TransformerBlock, resize_pos_embed, sincos_pos_embed_2d)
+                      TransformerBlock, mae_init_, resize_pos_embed,
+                      sincos_pos_embed_2d, xavier_init_flat_)
 from ..masking import IAMMask, check_token_grid, upsample_token_mask
 from .pretrained import adapt_to_model, load_encoder_state_dict, summarize_keys
 from .visible_conv_stages import map_to_blocks, visible_conv_stages
@@ -270,16 +271,8 @@ class InfMAEViT(BaseModule):
         with torch.no_grad():
             self.pos_embed.copy_(
                 sincos_pos_embed_2d(self.embed_dims[2], self.grid_size))
-        w = self.patch_embed3.projection.weight
-        nn.init.xavier_uniform_(w.view(w.shape[0], -1))
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.xavier_uniform_(m.weight)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.LayerNorm):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        xavier_init_flat_(self.patch_embed3.projection.weight)
+        mae_init_(self)
 
     def load_pretrained(self, checkpoint: str,
                         prefix: str = 'backbone.') -> None:

@@ -8,6 +8,7 @@ from mmpretrain.models.backbones import VisionTransformer
 from infmae_mm.registry import register_in_hosts
 from ..layers.attention_logits import vit_attention_logits
 from ..layers.pos_embed import sincos_pos_embed_2d
+from ..layers.weight_init import mae_init_, xavier_init_flat_
 
 #: UNIP's student sizes (``unip_vit_{tiny,small,base}_patch16``).
 UNIP_ARCHS = {
@@ -110,18 +111,10 @@ class UNIPViT(VisionTransformer):
             table = sincos_pos_embed_2d(self.embed_dims, self.patch_resolution)
             self.pos_embed.zero_()
             self.pos_embed[:, self.num_extra_tokens:].copy_(table)
-        w = self.patch_embed.projection.weight
-        nn.init.xavier_uniform_(w.view(w.shape[0], -1))
+        xavier_init_flat_(self.patch_embed.projection.weight)
         if self.cls_token is not None:
             nn.init.normal_(self.cls_token, std=.02)
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.xavier_uniform_(m.weight)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.LayerNorm):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        mae_init_(self)
 
     def attention_logits(self, x: torch.Tensor) -> torch.Tensor:
         """Pre-softmax attention of the last block.

@@ -129,8 +129,7 @@ def halo_index(ids_keep: torch.Tensor, grid: Tuple[int, int], side: int,
     device = ids_keep.device
     # Visible token id -> its block's number (-1 for masked tokens).
     number = torch.full((B, h * w), -1, dtype=torch.long, device=device)
-    number.scatter_(1, ids_keep,
-                    torch.arange(B * N, device=device).view(B, N))
+    number.scatter_(1, ids_keep, torch.arange(B * N, device=device).view(B, N))
     offsets = torch.arange(side + 2 * pad, device=device) - pad
     rows = (ids_keep // w * side)[:, :, None] + offsets  # (B, N, S)
     cols = (ids_keep % w * side)[:, :, None] + offsets
@@ -148,8 +147,8 @@ def halo_index(ids_keep: torch.Tensor, grid: Tuple[int, int], side: int,
 
 def _halos(blocks: torch.Tensor, index: torch.Tensor,
            halo: int) -> torch.Tensor:
-    """The halos (B * N_vis, C, halo, halo), channels-last in memory, of
-    (B, N_vis, P, C) blocks, ``index`` from :func:`halo_index`."""
+    """The halos (B * N_vis, C, halo, halo), channels-last in memory, of (B,
+    N_vis, P, C) blocks, ``index`` from :func:`halo_index`."""
     B, N, P, C = blocks.shape
     table = torch.cat([blocks.reshape(B * N * P, C), blocks.new_zeros(1, C)])
     return table.index_select(0, index).view(B * N, halo, halo,
@@ -167,9 +166,9 @@ class _VisibleDepthwiseConv(torch.autograd.Function):
     already in the blocks' layout. The backward pass avoids the generic
     depthwise ``convolution_backward`` (several times slower than the
     forward on CPU): the input gradient is the same halo convolution of the
-    output gradient with the flipped kernel, and the weight gradient a
-    correlation of the halos with the output gradient, one (block, channel)
-    pair per group. Only the blocks are saved; the halos are gathered again.
+    output gradient with the flipped kernel, and the weight gradient the
+    depthwise weight gradient over the batch of halos (visible positions
+    only). Only the blocks are saved; the halos are gathered again.
     """
 
     @staticmethod
@@ -179,9 +178,11 @@ class _VisibleDepthwiseConv(torch.autograd.Function):
         B, N, P, C = blocks.shape
         k = weight.shape[-1]
         index = halo_index(ids_keep, grid, side, k // 2)
-        out = F.conv2d(_halos(blocks, index, side + k - 1),
-                       weight.contiguous(memory_format=torch.channels_last),
-                       bias, groups=C)
+        out = F.conv2d(
+            _halos(blocks, index, side + k - 1),
+            weight.contiguous(memory_format=torch.channels_last),
+            bias,
+            groups=C)
         ctx.save_for_backward(blocks, index, weight)
         ctx.side = side
         return out.permute(0, 2, 3, 1).reshape(B, N, P, C)
@@ -202,18 +203,17 @@ class _VisibleDepthwiseConv(torch.autograd.Function):
         if ctx.needs_input_grad[0]:
             grad_blocks = F.conv2d(
                 _halos(grad_out, index, halo),
-                weight.flip(-2, -1).contiguous(
-                    memory_format=torch.channels_last),
+                weight.flip(-2,
+                            -1).contiguous(memory_format=torch.channels_last),
                 groups=C).permute(0, 2, 3, 1).reshape(B, N, P, C)
         if ctx.needs_input_grad[4]:
-            # grad_w[c] = sum over blocks of corr(halo, grad_out).
-            halos = _halos(blocks, index, halo).contiguous().view(
-                1, B * N * C, halo, halo)
-            grad = grad_out.reshape(B * N, side, side, C).permute(0, 3, 1, 2)
-            grad_weight = F.conv2d(
-                halos, grad.reshape(B * N * C, 1, side, side),
-                groups=B * N * C)
-            grad_weight = grad_weight.view(B * N, C, k, k).sum(0).unsqueeze(1)
+            # grad_w = sum over the blocks of corr(halo, grad_out): PyTorch's
+            # depthwise weight gradient on the (channels-last) halo batch.
+            grad_weight = torch.nn.grad.conv2d_weight(
+                _halos(blocks, index, halo),
+                weight.shape,
+                grad_out.reshape(B * N, side, side, C).permute(0, 3, 1, 2),
+                groups=C)
         if ctx.needs_input_grad[5]:
             grad_bias = grad_out.sum((0, 1, 2))
         return grad_blocks, None, None, None, grad_weight, grad_bias

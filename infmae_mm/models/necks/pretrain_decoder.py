@@ -70,7 +70,8 @@ class InfMAEPretrainDecoder(BaseModule):
                                       patch_size**2 * in_channels)
 
     def init_weights(self) -> None:
-        """Official init: sin-cos table, Xavier linears, mask token N(0, .02)."""
+        """Official init: sin-cos table, Xavier linears, mask token ~N(0,
+        0.02)."""
         super().init_weights()
         if (isinstance(self.init_cfg, dict)
                 and self.init_cfg.get('type') == 'Pretrained'):
