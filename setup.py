@@ -64,7 +64,9 @@ setup(
         PRETRAIN + SEG + DET,
         'tests':
         PRETRAIN + SEG + DET +
-        ['pytest', 'pytest-timeout', 'scipy', 'onnx', 'onnxruntime'],
+        ['pytest', 'pytest-timeout', 'scipy', 'onnx', 'onnxruntime', 'flyr>=5.1'],
+        # FLIR radiometric JPEGs (R-JPEG) read as temperature maps
+        'radiometric': ['flyr>=5.1'],
         'lint':
         read_requirements('requirements/lint.txt'),
         'mim': ['openmim>=0.3.9', 'setuptools<81'],

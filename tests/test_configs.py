@@ -9,6 +9,8 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
 
+from infmae_mm.evaluation.heldout import train_pipeline
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # UNIP configs (a frozen teacher, no masks): tests/test_unip_configs.py.
 PRETRAIN_CONFIGS = sorted(
@@ -25,7 +27,7 @@ def load(path):
 
 
 def iam_step(cfg):
-    steps = [s for s in cfg.train_dataloader.dataset.pipeline
+    steps = [s for s in train_pipeline(cfg)
              if s['type'] == 'IAMMaskGenerator']
     return steps[0] if steps else None
 

@@ -178,13 +178,17 @@ SEG_CONFIGS = sorted(
 NANO_WIDTH = {256: 32, 384: 48, 768: 64}
 
 
-def _nano(part: dict) -> None:
+#: ViT-S widths (one level, four levels concatenated) -> 64-wide ViT.
+VIT_NANO_WIDTH = {384: 64, 1536: 256}
+
+
+def _nano(part: dict, widths: dict) -> None:
     for key in ('in_channels', 'channels'):
         value = part.get(key)
         if isinstance(value, int):
-            part[key] = NANO_WIDTH.get(value, value)
+            part[key] = widths.get(value, value)
         elif isinstance(value, (list, tuple)):
-            part[key] = [NANO_WIDTH.get(v, v) for v in value]
+            part[key] = [widths.get(v, v) for v in value]
 
 
 @pytest.mark.parametrize('path', SEG_CONFIGS, ids=osp.basename)
@@ -194,10 +198,19 @@ def test_every_trainable_parameter_gets_a_gradient(path):
     from mmseg.structures import SegDataSample
     cfg = Config.fromfile(path)
     init_default_scope('mmseg')
-    cfg.model.backbone.update(arch='nano', init_cfg=None)
+    if cfg.model.backbone.type == 'mmpretrain.VisionTransformer':
+        # UNIP's plain ViT: 12 narrow layers keep every out_indices valid.
+        cfg.model.backbone.update(
+            arch=dict(embed_dims=64, num_layers=12, num_heads=2,
+                      feedforward_channels=128),
+            init_cfg=None)
+        widths = VIT_NANO_WIDTH
+    else:
+        cfg.model.backbone.update(arch='nano', init_cfg=None)
+        widths = NANO_WIDTH
     for part in ('neck', 'decode_head', 'auxiliary_head'):
         if cfg.model.get(part):
-            _nano(cfg.model[part])
+            _nano(cfg.model[part], widths)
     model = revert_sync_batchnorm(MODELS.build(cfg.model))
     model.init_weights()
     model.train()

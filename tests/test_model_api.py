@@ -213,8 +213,9 @@ def test_pretraining_config_test_loop_runs_on_held_out_images(tmp_path):
     rng = np.random.default_rng(0)
     (tmp_path / 'heldout').mkdir()
     for i in range(2):
-        cv2.imwrite(str(tmp_path / 'heldout' / f'{i}.png'),
-                    make_ir_image(rng, 240, 256))
+        cv2.imwrite(
+            str(tmp_path / 'heldout' / f'{i}.png'),
+            make_ir_image(rng, 240, 256))
     cfg = Config.fromfile(
         osp.join(REPO, 'configs', 'pretrain', f'{PRETRAIN_TINY}.py'))
     cfg.work_dir = str(tmp_path / 'work')

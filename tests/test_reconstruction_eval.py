@@ -254,3 +254,31 @@ def test_eval_tool_skips_a_model_that_does_not_reconstruct(tmp_path):
     ])
     assert 'does not reconstruct pixels' in text and 'skipped' in text
     assert 'skipped' in json.loads(out.read_text())
+
+
+def test_masks_and_loader_found_in_wrapped_training_datasets():
+    from infmae_mm.evaluation.heldout import (mask_transform_from_config,
+                                              train_pipeline)
+    steps = [
+        dict(type='LoadThermalImage'),
+        dict(type='IAMMaskGenerator', stride=2)
+    ]
+    plain = Config(dict(train_dataloader=dict(dataset=dict(pipeline=steps))))
+    concat = Config(
+        dict(
+            train_dataloader=dict(
+                dataset=dict(
+                    type='ConcatDataset',
+                    datasets=[dict(
+                        pipeline=steps), dict()]))))
+    repeat = Config(
+        dict(
+            train_dataloader=dict(
+                dataset=dict(
+                    type='RepeatDataset', dataset=dict(pipeline=steps)))))
+    init_default_scope('mmpretrain')
+    for cfg in (plain, concat, repeat):
+        assert [s['type'] for s in train_pipeline(cfg)
+                ] == ['LoadThermalImage', 'IAMMaskGenerator']
+        assert mask_transform_from_config(cfg).masking.stride == 2
+    assert train_pipeline(Config(dict())) == []

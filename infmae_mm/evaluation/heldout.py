@@ -133,14 +133,29 @@ def centre_square(img: np.ndarray, size: int) -> np.ndarray:
     return results['img']
 
 
+def train_pipeline(cfg: Config) -> list:
+    """The training pipeline of ``cfg``: its dataset's or, for wrapped and
+    concatenated datasets (``dataset.dataset``, ``dataset.datasets``), the
+    first inner one's; [] when there is none."""
+    dataset = cfg.get('train_dataloader', {}).get('dataset', {})
+    while 'pipeline' not in dataset:
+        if 'dataset' in dataset:
+            dataset = dataset['dataset']
+        elif dataset.get('datasets'):
+            dataset = dataset['datasets'][0]
+        else:
+            return []
+    return list(dataset['pipeline'])
+
+
 def loader_from_config(cfg: Config, channels: int):
     """The config's image loader (its training pipeline's first step when that
     is a loader, so 16-bit mappings match), with ``channels``."""
-    pipeline = cfg.get('train_dataloader', {}).get('dataset',
-                                                   {}).get('pipeline', [])
-    step = dict(pipeline[0]
-                ) if pipeline and pipeline[0].get('type') in LOADERS else dict(
-                    type='LoadThermalImage')
+    pipeline = train_pipeline(cfg)
+    if pipeline and pipeline[0].get('type') in LOADERS:
+        step = dict(pipeline[0])
+    else:
+        step = dict(type='LoadThermalImage')
     if step['type'] == 'LoadThermalImage':
         step['to_channels'] = channels
     return TRANSFORMS.build(step)
@@ -148,9 +163,7 @@ def loader_from_config(cfg: Config, channels: int):
 
 def mask_transform_from_config(cfg: Config):
     """The training pipeline's ``IAMMaskGenerator``, or None."""
-    pipeline = cfg.get('train_dataloader', {}).get('dataset',
-                                                   {}).get('pipeline', [])
-    for step in pipeline:
+    for step in train_pipeline(cfg):
         if step.get('type') == 'IAMMaskGenerator':
             return TRANSFORMS.build(step)
     return None

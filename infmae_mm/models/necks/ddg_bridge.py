@@ -91,7 +91,10 @@ class DualDomainGuidance(BaseModule):
             stride=4) if downsample == 'conv' else None
         fusion = dict(fusion)
         fusion.setdefault('embed_dims', embed_dims)
-        self.fusion = MODELS.build(fusion)
+        # The fusion modules are registered in mmpretrain: build them in its
+        # scope whatever default scope the caller set (mmseg's, mmdet's).
+        with MODELS.switch_scope_and_registry('mmpretrain') as registry:
+            self.fusion = registry.build(fusion)
 
     @property
     def leaks_masked_content(self) -> bool:
