@@ -63,8 +63,10 @@ setup(
         'all':
         PRETRAIN + SEG + DET,
         'tests':
-        PRETRAIN + SEG + DET +
-        ['pytest', 'pytest-timeout', 'scipy', 'onnx', 'onnxruntime', 'flyr>=5.1'],
+        PRETRAIN + SEG + DET + [
+            'pytest', 'pytest-timeout', 'scipy', 'onnx', 'onnxruntime',
+            'flyr>=5.1'
+        ],
         # FLIR radiometric JPEGs (R-JPEG) read as temperature maps
         'radiometric': ['flyr>=5.1'],
         'lint':

@@ -4,8 +4,9 @@ import torch
 
 from infmae_mm.models import InfMAEViT, select_tokens
 
-ARCHS = sorted({v['embed_dims']: k for k, v in InfMAEViT.arch_zoo.items()
-                if len(k) > 1}.values())
+ARCHS = sorted(
+    {v['embed_dims']: k
+     for k, v in InfMAEViT.arch_zoo.items() if len(k) > 1}.values())
 SMALL_ARCHS = ['nano', 'tiny']
 
 

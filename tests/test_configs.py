@@ -16,8 +16,9 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 PRETRAIN_CONFIGS = sorted(
     p for p in glob.glob(osp.join(REPO, 'configs/pretrain/*.py'))
     if not osp.basename(p).startswith('unip_'))
-RECIPE = osp.join(REPO, 'configs/pretrain/'
-                  'infmae_vit-base-p16_4xb64-amp-coslr-400e_inf30.py')
+RECIPE = osp.join(
+    REPO, 'configs/pretrain/'
+    'infmae_vit-base-p16_4xb64-amp-coslr-400e_inf30.py')
 
 
 def load(path):
@@ -27,8 +28,7 @@ def load(path):
 
 
 def iam_step(cfg):
-    steps = [s for s in train_pipeline(cfg)
-             if s['type'] == 'IAMMaskGenerator']
+    steps = [s for s in train_pipeline(cfg) if s['type'] == 'IAMMaskGenerator']
     return steps[0] if steps else None
 
 
@@ -52,8 +52,8 @@ def test_paper_recipe_values():
             schedule.eta_min) == ('WarmupCosineLR', 40, 0.)
     assert 'end' not in schedule  # follows train_cfg.max_epochs
     optim = cfg.optim_wrapper.optimizer
-    assert (optim.type, optim.lr, optim.betas, optim.weight_decay) == (
-        'AdamW', 1.5e-4, (0.9, 0.95), 0.05)
+    assert (optim.type, optim.lr, optim.betas,
+            optim.weight_decay) == ('AdamW', 1.5e-4, (0.9, 0.95), 0.05)
     assert cfg.train_dataloader.batch_size * 4 == 256
     assert cfg.auto_scale_lr.base_batch_size == 256
     crop = cfg.train_dataloader.dataset.pipeline[1]

@@ -1,6 +1,6 @@
 """The CPU side of the prepared GPU check (``tools/gpu_check.sh``): argument
-handling, skipping without CUDA, the JSON report, the mmcv op fallback and
-the benchmark's CPU handling of AMP requests."""
+handling, skipping without CUDA, the JSON report, the mmcv op fallback and the
+benchmark's CPU handling of AMP requests."""
 import importlib.util
 import json
 import os
@@ -231,8 +231,8 @@ def test_fallback_other_ops_raise_naming_the_op():
 # ----------------------------------------------- benchmark on the CPU
 @pytest.mark.slow
 def test_benchmark_cpu_refuses_amp_with_a_reason_instead_of_crashing(tmp_path):
-    """bf16 autocast aborts torch 2.1.2 on the CPU: the benchmark must say
-    so and measure fp32 (here only the IAM case, to stay short)."""
+    """Bf16 autocast aborts torch 2.1.2 on the CPU: the benchmark must say so
+    and measure fp32 (here only the IAM case, to stay short)."""
     out = tmp_path / 'bench.json'
     proc = subprocess.run([
         sys.executable, BENCH, '--device', 'cpu', '--amp', 'bf16', '--cases',

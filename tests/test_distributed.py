@@ -42,14 +42,15 @@ from infmae_mm.testing import write_msrs_like
 from tests.host_tools import BIN, REPO, loader_options, write_config
 
 TORCHRUN = osp.join(BIN, 'torchrun')
-PRETRAIN = osp.join(REPO, 'configs/pretrain/'
-                    'infmae_vit-tiny-p16_1xb16-coslr-100e_ir-sample.py')
-UPERNET = osp.join(REPO,
-                   'configs/seg/upernet_infmae-base_1xb2-24k_msrs-inf-480x640.py')
+PRETRAIN = osp.join(
+    REPO, 'configs/pretrain/'
+    'infmae_vit-tiny-p16_1xb16-coslr-100e_ir-sample.py')
+UPERNET = osp.join(
+    REPO, 'configs/seg/upernet_infmae-base_1xb2-24k_msrs-inf-480x640.py')
 
-CPU_GLOO_INIT = '''"""Create the gloo process group from torchrun's environment on a
-machine without CUDA, before mmengine's launcher would call
-torch.cuda.set_device."""
+CPU_GLOO_INIT = '''"""Create the gloo process group from torchrun's
+environment on a machine without CUDA, before mmengine's launcher would
+call torch.cuda.set_device."""
 import os
 
 import torch
@@ -85,8 +86,7 @@ def train_script(host: str) -> str:
     """The host's tools/train.py, as installed with its package (what mim
     runs)."""
     package = importlib.import_module(host)
-    return osp.join(
-        osp.dirname(package.__file__), '.mim', 'tools', 'train.py')
+    return osp.join(osp.dirname(package.__file__), '.mim', 'tools', 'train.py')
 
 
 def launch_env(tmp_path) -> dict:
@@ -97,7 +97,8 @@ def launch_env(tmp_path) -> dict:
         PYTHONUNBUFFERED='1',
         OMP_NUM_THREADS='1',
         PYTHONPATH=os.pathsep.join(
-            filter(None, [str(tmp_path), os.environ.get('PYTHONPATH')])))
+            filter(None,
+                   [str(tmp_path), os.environ.get('PYTHONPATH')])))
     env['PATH'] = BIN + os.pathsep + env.get('PATH', '')
     return env
 
@@ -130,7 +131,10 @@ def test_pretraining_on_two_processes(tmp_path):
     subprocess.run([
         sys.executable, 'tools/data/generate_sample_data.py', 'pretrain',
         str(data), '--num', '24', '--size', '64', '80'
-    ], cwd=REPO, check=True, capture_output=True)
+    ],
+                   cwd=REPO,
+                   check=True,
+                   capture_output=True)
     out = torchrun(tmp_path, 'mmpretrain', PRETRAIN, [
         'model.backbone.arch=nano', 'model.neck.embed_dim=64',
         'model.neck.decoder_embed_dim=32', 'model.neck.decoder_num_heads=2',
@@ -150,22 +154,32 @@ def test_pretraining_on_two_processes(tmp_path):
 def test_segmentation_on_two_processes(tmp_path):
     msrs = str(tmp_path / 'msrs')
     write_msrs_like(msrs, num_train=4, num_test=2, size=(96, 128))
-    out = torchrun(tmp_path, 'mmseg', UPERNET, [
-        'model.backbone.arch=nano', 'model.backbone.init_cfg=None',
-        'model.neck.in_channels=[32,48,64]',
-        'model.decode_head.in_channels=[32,48,64,64]',
-        'model.decode_head.channels=16',
-        'model.auxiliary_head.in_channels=64',
-        'model.auxiliary_head.channels=8',
-        # SyncBN runs on GPUs only.
-        'model.neck.norm_cfg.type=BN', 'model.decode_head.norm_cfg.type=BN',
-        'model.auxiliary_head.norm_cfg.type=BN',
-        'train_dataloader.dataset.pipeline.3.crop_size=(96,128)',
-        'train_cfg.max_iters=3', 'train_cfg.val_interval=3',
-        'default_hooks.logger.interval=1',
-        *loader_options('train_dataloader', 'val_dataloader',
-                        'test_dataloader', data_root=msrs)
-    ])
+    out = torchrun(
+        tmp_path,
+        'mmseg',
+        UPERNET,
+        [
+            'model.backbone.arch=nano',
+            'model.backbone.init_cfg=None',
+            'model.neck.in_channels=[32,48,64]',
+            'model.decode_head.in_channels=[32,48,64,64]',
+            'model.decode_head.channels=16',
+            'model.auxiliary_head.in_channels=64',
+            'model.auxiliary_head.channels=8',
+            # SyncBN runs on GPUs only.
+            'model.neck.norm_cfg.type=BN',
+            'model.decode_head.norm_cfg.type=BN',
+            'model.auxiliary_head.norm_cfg.type=BN',
+            'train_dataloader.dataset.pipeline.3.crop_size=(96,128)',
+            'train_cfg.max_iters=3',
+            'train_cfg.val_interval=3',
+            'default_hooks.logger.interval=1',
+            *loader_options(
+                'train_dataloader',
+                'val_dataloader',
+                'test_dataloader',
+                data_root=msrs)
+        ])
     assert 'Iter(train) [3/3]' in out and 'mIoU' in out
     assert 'Saving checkpoint at 3 iterations' in out
 
@@ -176,7 +190,6 @@ SEG_CONFIGS = sorted(
     glob.glob(osp.join(REPO, 'configs/irstd/*.py')))
 #: InfMAE-B widths -> nano widths (F1, F2, F3).
 NANO_WIDTH = {256: 32, 384: 48, 768: 64}
-
 
 #: ViT-S widths (one level, four levels concatenated) -> 64-wide ViT.
 VIT_NANO_WIDTH = {384: 64, 1536: 256}
@@ -201,8 +214,11 @@ def test_every_trainable_parameter_gets_a_gradient(path):
     if cfg.model.backbone.type == 'mmpretrain.VisionTransformer':
         # UNIP's plain ViT: 12 narrow layers keep every out_indices valid.
         cfg.model.backbone.update(
-            arch=dict(embed_dims=64, num_layers=12, num_heads=2,
-                      feedforward_channels=128),
+            arch=dict(
+                embed_dims=64,
+                num_layers=12,
+                num_heads=2,
+                feedforward_channels=128),
             init_cfg=None)
         widths = VIT_NANO_WIDTH
     else:

@@ -3,15 +3,16 @@ import cv2
 import numpy as np
 import pytest
 
-from infmae_mm.visualization import (colorize_labels, draw_boxes,
-                                     grid_layout, make_grid, overlay_mask,
-                                     save_grid, to_bgr_uint8)
+from infmae_mm.visualization import (colorize_labels, draw_boxes, grid_layout,
+                                     make_grid, overlay_mask, save_grid,
+                                     to_bgr_uint8)
 
 
 def _cells(n_rows, n_cols, h=32, w=48):
     rng = np.random.default_rng(0)
-    return [[rng.integers(0, 256, (h, w), dtype=np.uint8)
-             for _ in range(n_cols)] for _ in range(n_rows)]
+    return [[
+        rng.integers(0, 256, (h, w), dtype=np.uint8) for _ in range(n_cols)
+    ] for _ in range(n_rows)]
 
 
 def test_to_bgr_uint8_conversions():
@@ -21,8 +22,8 @@ def test_to_bgr_uint8_conversions():
     assert (out[..., 0] == g).all() and (out[..., 2] == g).all()
     assert (to_bgr_uint8(g[..., None]) == out).all()
     f = np.array([[0.0, 0.5], [1.0, 2.0]], np.float32)
-    np.testing.assert_array_equal(to_bgr_uint8(f)[..., 0],
-                                  [[0, 128], [255, 255]])
+    np.testing.assert_array_equal(
+        to_bgr_uint8(f)[..., 0], [[0, 128], [255, 255]])
     b = np.array([[True, False]])
     np.testing.assert_array_equal(to_bgr_uint8(b)[..., 1], [[255, 0]])
     u16 = np.array([[1000, 3000]], np.uint16)
@@ -161,8 +162,11 @@ def test_colorize_labels_and_draw_boxes():
     assert tuple(col[0, 1]) == (10, 20, 30)
     assert tuple(col[1, 1]) == (255, 255, 255)
     img = np.zeros((50, 60), np.uint8)
-    out = draw_boxes(img, [(5, 10, 40, 45, 'car')], labels=['car'],
-                     colors=[(0, 255, 0)], thickness=1)
+    out = draw_boxes(
+        img, [(5, 10, 40, 45, 'car')],
+        labels=['car'],
+        colors=[(0, 255, 0)],
+        thickness=1)
     assert tuple(out[10, 20]) == (0, 255, 0)
     assert tuple(out[30, 20]) == (0, 0, 0)
 

@@ -9,8 +9,8 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 from infmae_mm.datasets import IAMMaskGenerator
-from infmae_mm.testing import make_ir_image
 from infmae_mm.models.masking import IAM_MASK_KEY
+from infmae_mm.testing import make_ir_image
 
 NANO = dict(
     type='InfMAE',
@@ -84,8 +84,8 @@ def test_in_model_linear_masks_need_no_pipeline():
     model = build(mask_generator=dict(scorer='linear'))
     assert set(model.mask_generator.state_dict()) == {'weight', 'bias'}
     data = make_batch(model)
-    loss = model(data['inputs'], [DataSample() for _ in range(4)],
-                 mode='loss')['loss']
+    loss = model(
+        data['inputs'], [DataSample() for _ in range(4)], mode='loss')['loss']
     assert torch.isfinite(loss)
 
 
@@ -132,8 +132,10 @@ def test_loss_decreases_over_a_short_run():
         losses.append(loss.item())
     assert np.mean(losses[-5:]) < 0.7 * np.mean(losses[:5])
     # Every trainable parameter received a gradient (no unused parameters).
-    unused = [n for n, p in model.named_parameters()
-              if p.requires_grad and p.grad is None]
+    unused = [
+        n for n, p in model.named_parameters()
+        if p.requires_grad and p.grad is None
+    ]
     assert not unused
 
 

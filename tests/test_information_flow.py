@@ -17,8 +17,7 @@ def test_masked_patches_do_not_reach_visible_tokens():
         # Overwrite every masked 16x16 patch with large noise.
         pixel_mask = iam.mask.reshape(2, 1, 6, 8).repeat_interleave(
             16, 2).repeat_interleave(16, 3)
-        corrupted = torch.where(pixel_mask.bool(), 50 * torch.randn_like(x),
-                                x)
+        corrupted = torch.where(pixel_mask.bool(), 50 * torch.randn_like(x), x)
         out, _, _ = model(corrupted, iam, fusion)
         # Changing one visible patch must change the output.
         visible_id = iam.ids_keep[0, 0].item()

@@ -17,7 +17,8 @@ NPIX = H * W
 KEYS = ('IoU', 'nIoU', 'Pd', 'Fa', 'F1', 'AUC')
 
 
-def mask(points: Sequence[Tuple[int, int]] = (), shape=(H, W),
+def mask(points: Sequence[Tuple[int, int]] = (),
+         shape=(H, W),
          boxes: Sequence[Tuple[int, int, int, int]] = ()) -> np.ndarray:
     """Bool mask with single pixels (r, c) and boxes (r0, c0, r1, c1) set."""
     m = np.zeros(shape, bool)
@@ -28,7 +29,8 @@ def mask(points: Sequence[Tuple[int, int]] = (), shape=(H, W),
     return m
 
 
-def sample(pred: np.ndarray, gt: np.ndarray,
+def sample(pred: np.ndarray,
+           gt: np.ndarray,
            score: Optional[np.ndarray] = None) -> dict:
     """A SegDataSample dict as mmengine's evaluator hands it to metrics."""
     out = dict(
@@ -71,20 +73,36 @@ def test_empty_prediction():
 def test_empty_ground_truth():
     pred = mask(boxes=[(4, 4, 6, 6)])  # 4 false-alarm pixels
     res = run([sample(pred, mask())])
-    check(res, IoU=0.0, nIoU=0.0, Pd=float('nan'), Fa=4 / NPIX * 1e6,
-          F1=0.0, AUC=float('nan'))
+    check(
+        res,
+        IoU=0.0,
+        nIoU=0.0,
+        Pd=float('nan'),
+        Fa=4 / NPIX * 1e6,
+        F1=0.0,
+        AUC=float('nan'))
 
 
 @pytest.mark.parametrize('mode,niou', [('zero', 50.0), ('one', 100.0),
                                        ('skip', 100.0)])
 def test_both_empty(mode, niou):
     alone = run([sample(mask(), mask())], niou_empty=mode)
-    check(alone, IoU=float('nan'), Pd=float('nan'), Fa=0.0,
-          F1=float('nan'), AUC=float('nan'),
-          nIoU={'zero': 0.0, 'one': 100.0, 'skip': float('nan')}[mode])
+    check(
+        alone,
+        IoU=float('nan'),
+        Pd=float('nan'),
+        Fa=0.0,
+        F1=float('nan'),
+        AUC=float('nan'),
+        nIoU={
+            'zero': 0.0,
+            'one': 100.0,
+            'skip': float('nan')
+        }[mode])
     # with a perfect image next to it only nIoU depends on the convention
     target = mask(boxes=[(10, 10, 13, 13)])
-    res = run([sample(mask(), mask()), sample(target, target)],
+    res = run([sample(mask(), mask()),
+               sample(target, target)],
               niou_empty=mode)
     check(res, IoU=100.0, nIoU=niou, Pd=100.0, Fa=0.0, F1=100.0, AUC=100.0)
 
@@ -105,16 +123,17 @@ def test_target_at_border():
     check(run([sample(gt, gt)]), Pd=100.0, Fa=0.0, IoU=100.0, nIoU=100.0)
     # bottom-right corner, prediction one pixel off (distance 1.41)
     gt = mask([(H - 1, W - 1)])
-    check(run([sample(mask([(H - 2, W - 2)]), gt)]), Pd=100.0, Fa=0.0,
-          IoU=0.0)
+    check(run([sample(mask([(H - 2, W - 2)]), gt)]), Pd=100.0, Fa=0.0, IoU=0.0)
 
 
 @pytest.mark.parametrize('dc,detected', [(2, True), (3, False), (4, False)])
 def test_centroid_distance_is_strict(dc, detected):
     gt = mask([(10, 10)])
     res = run([sample(mask([(10, 10 + dc)]), gt)])
-    check(res, Pd=100.0 if detected else 0.0,
-          Fa=0.0 if detected else 1 / NPIX * 1e6)
+    check(
+        res,
+        Pd=100.0 if detected else 0.0,
+        Fa=0.0 if detected else 1 / NPIX * 1e6)
 
 
 def test_distance_uses_row_and_column():
@@ -158,8 +177,10 @@ def test_matching_modes_differ_only_when_ambiguous():
     # raster order lets A take p1 first in the field's loop
     gt = mask([(10, 10), (10, 13)])
     pred = mask([(10, 12), (12, 10)])
-    check(run([sample(pred, gt)], matching='label_order'), Pd=50.0,
-          Fa=1 / NPIX * 1e6)
+    check(
+        run([sample(pred, gt)], matching='label_order'),
+        Pd=50.0,
+        Fa=1 / NPIX * 1e6)
     check(run([sample(pred, gt)], matching='distance'), Pd=100.0, Fa=0.0)
 
 
@@ -167,8 +188,11 @@ def test_iou_is_dataset_level_and_niou_per_image():
     g1, p1 = mask(boxes=[(0, 0, 2, 2)]), mask(boxes=[(0, 0, 2, 1)])  # 2/4
     g2 = mask(boxes=[(10, 10, 20, 20)])  # 100 px, predicted exactly
     res = run([sample(p1, g1), sample(g2, g2)])
-    check(res, IoU=102 / 104 * 100, nIoU=(0.5 + 1.0) / 2 * 100,
-          F1=2 * 102 / (2 * 102 + 0 + 2) * 100)
+    check(
+        res,
+        IoU=102 / 104 * 100,
+        nIoU=(0.5 + 1.0) / 2 * 100,
+        F1=2 * 102 / (2 * 102 + 0 + 2) * 100)
 
 
 # ----------------------------------------------------------- soft scores
@@ -185,8 +209,7 @@ def test_scores_threshold_and_auc():
     score = np.array([[0.5, 0.5], [0.1, 0.1]])
     check(run([sample(np.zeros((2, 2)), gt, score)]), AUC=100 * 2.5 / 3)
     # a configurable threshold
-    check(run([sample(np.zeros((2, 2)), gt, score)], threshold=0.4),
-          IoU=50.0)
+    check(run([sample(np.zeros((2, 2)), gt, score)], threshold=0.4), IoU=50.0)
 
 
 def test_threshold_none_uses_pred_sem_seg():
@@ -214,8 +237,10 @@ def test_input_validation():
     gt255[0, 3, 3] = 255
     metric = IRSTDMetric()
     with pytest.raises(ValueError, match='ignore_index'):
-        metric.process({}, [dict(gt_sem_seg=dict(data=gt255),
-                                 pred_sem_seg=dict(data=gt255 * 0))])
+        metric.process({}, [
+            dict(
+                gt_sem_seg=dict(data=gt255), pred_sem_seg=dict(data=gt255 * 0))
+        ])
     raw = sample(mask(), mask([(1, 1)]), np.full((H, W), 3.0))
     with pytest.raises(ValueError, match=r'\[0, 1\]'):
         metric.process({}, [raw])
@@ -273,9 +298,16 @@ def ref_image(pred: np.ndarray, gt: np.ndarray, matching: str) -> dict:
         if j not in matched.values():
             fa += int((plab == j + 1).sum())
     inter, union = int((pred & gt).sum()), int((pred | gt).sum())
-    return dict(inter=inter, union=union, tp=inter,
-                fp=int((pred & ~gt).sum()), fn=int((~pred & gt).sum()),
-                targets=ng, detected=len(matched), fa=fa, pixels=pred.size)
+    return dict(
+        inter=inter,
+        union=union,
+        tp=inter,
+        fp=int((pred & ~gt).sum()),
+        fn=int((~pred & gt).sum()),
+        targets=ng,
+        detected=len(matched),
+        fa=fa,
+        pixels=pred.size)
 
 
 def ref_auc(scores: np.ndarray, labels: np.ndarray) -> float:
@@ -307,8 +339,8 @@ def ref_metrics(images: List[Tuple[np.ndarray, np.ndarray]],
 def random_image(rng: np.random.Generator,
                  shape: Tuple[int, int]) -> Tuple[np.ndarray, np.ndarray]:
     """Small targets (some in close or touching pairs, some at the border),
-    jittered, partial or merged predictions of them, random false alarms,
-    and scores whose ``> 0.5`` region is exactly the prediction."""
+    jittered, partial or merged predictions of them, random false alarms, and
+    scores whose ``> 0.5`` region is exactly the prediction."""
     h, w = shape
     gt = np.zeros(shape, bool)
     pred = np.zeros(shape, bool)
@@ -349,8 +381,8 @@ def test_agrees_with_brute_force():
         samples = [sample(np.zeros_like(g), g, s) for s, g in images]
         results = {}
         for matching in ('distance', 'label_order'):
-            res = results[matching] = run(samples, matching=matching,
-                                          auc_bins=bins)
+            res = results[matching] = run(
+                samples, matching=matching, auc_bins=bins)
             ref = ref_metrics(images, matching)
             for key in KEYS:
                 assert res[key] == pytest.approx(

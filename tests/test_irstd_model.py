@@ -57,15 +57,15 @@ def irstd_batch(sizes, seed: int = 0) -> dict:
 
 
 # ---------------------------------------------------------------- head
-@pytest.mark.parametrize('size', [(512, 512), (96, 160)],
-                         ids=['512x512', '96x160'])
+@pytest.mark.parametrize(
+    'size', [(512, 512), (96, 160)], ids=['512x512', '96x160'])
 @pytest.mark.parametrize('out_channels', [1, 2])
 def test_head_predicts_at_input_resolution(size, out_channels):
     model = nano_model(out_channels=out_channels).eval()
     with torch.no_grad():
         feats = model.extract_feat(torch.randn(1, 3, *size))
-        assert [f.shape[-1] for f in feats] == [size[1] // s
-                                                for s in (4, 8, 16, 32)]
+        assert [f.shape[-1]
+                for f in feats] == [size[1] // s for s in (4, 8, 16, 32)]
         logits = model.decode_head(feats)
     assert logits.shape == (1, out_channels, *size)
 
@@ -134,8 +134,9 @@ def test_loss_is_finite_and_decreases():
     history = []
     for _ in range(6):
         losses = model.loss(data['inputs'], data['data_samples'])
-        assert set(losses) == {'decode.loss_bce', 'decode.loss_softiou',
-                               'decode.acc_seg'}
+        assert set(losses) == {
+            'decode.loss_bce', 'decode.loss_softiou', 'decode.acc_seg'
+        }
         total = losses['decode.loss_bce'] + losses['decode.loss_softiou']
         assert torch.isfinite(total)
         history.append(total.item())
@@ -149,8 +150,8 @@ def test_loss_is_finite_and_decreases():
 
 
 # ------------------------------------------------------------- test-time
-@pytest.mark.parametrize('size', [(500, 500), (90, 150)],
-                         ids=['500x500', '90x150'])
+@pytest.mark.parametrize(
+    'size', [(500, 500), (90, 150)], ids=['500x500', '90x150'])
 def test_padded_prediction_is_cropped_back_to_the_image(size):
     h, w = size
     model = nano_model().eval()
@@ -159,8 +160,8 @@ def test_padded_prediction_is_cropped_back_to_the_image(size):
         packed = model.data_preprocessor(data, False)
         padded_h, padded_w = (-(-h // 32) * 32, -(-w // 32) * 32)
         assert packed['inputs'].shape[-2:] == (padded_h, padded_w)
-        assert packed['data_samples'][0].img_padding_size == (
-            0, padded_w - w, 0, padded_h - h)
+        assert packed['data_samples'][0].img_padding_size == (0, padded_w - w,
+                                                              0, padded_h - h)
         full = model.encode_decode(packed['inputs'], [{
             'img_shape': (padded_h, padded_w),
             'pad_shape': (padded_h, padded_w)
@@ -197,8 +198,8 @@ def test_config_follows_the_paper_and_the_protocol():
     assert 'PhotoMetricDistortion' not in train_types
     assert cfg.train_dataloader.dataset.pipeline[3] == dict(
         type='RandomCrop', crop_size=(512, 512))
-    assert [t.type for t in cfg.test_dataloader.dataset.pipeline] == [
-        'LoadThermalImage', 'LoadAnnotations', 'PackSegInputs']
+    assert [t.type for t in cfg.test_dataloader.dataset.pipeline
+            ] == ['LoadThermalImage', 'LoadAnnotations', 'PackSegInputs']
     assert cfg.model.test_cfg.mode == 'whole'
     assert cfg.val_evaluator.type == cfg.test_evaluator.type == 'IRSTDMetric'
     checkpoint = cfg.default_hooks.checkpoint
@@ -207,8 +208,11 @@ def test_config_follows_the_paper_and_the_protocol():
 
     model = nano_model()
     wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
-    head_lrs = {g['lr'] for g in wrapper.optimizer.param_groups
-                if any(n.startswith('decode_head.') for n in g['param_names'])}
+    head_lrs = {
+        g['lr']
+        for g in wrapper.optimizer.param_groups if any(
+            n.startswith('decode_head.') for n in g['param_names'])
+    }
     assert head_lrs == {1e-3}
 
 
@@ -245,18 +249,25 @@ def test_mim_train_and_test(tmp_path):
         *tiny_arch_cli(CONFIG),
         'train_dataloader.dataset.pipeline.2.scale=(128,128)',
         'train_dataloader.dataset.pipeline.3.crop_size=(128,128)',
-        *loader_options('train_dataloader', 'val_dataloader',
-                        'test_dataloader', data_root=data_root)
+        *loader_options(
+            'train_dataloader',
+            'val_dataloader',
+            'test_dataloader',
+            data_root=data_root)
     ]
     work = str(tmp_path / 'work')
-    out = run(['mim', 'train', 'mmseg', CONFIG, '--work-dir', work,
-               '--cfg-options', *options, 'train_cfg.max_iters=3',
-               'train_cfg.val_interval=3', 'default_hooks.logger.interval=1'])
+    out = run([
+        'mim', 'train', 'mmseg', CONFIG, '--work-dir', work, '--cfg-options',
+        *options, 'train_cfg.max_iters=3', 'train_cfg.val_interval=3',
+        'default_hooks.logger.interval=1'
+    ])
     assert 'decode.loss_softiou' in out and 'decode.loss_bce' in out
     assert osp.exists(osp.join(work, 'best_IoU_iter_3.pth'))
-    out = run(['mim', 'test', 'mmseg', CONFIG, '--checkpoint',
-               osp.join(work, 'iter_3.pth'), '--work-dir', work,
-               '--cfg-options', *options])
+    out = run([
+        'mim', 'test', 'mmseg', CONFIG, '--checkpoint',
+        osp.join(work, 'iter_3.pth'), '--work-dir', work, '--cfg-options',
+        *options
+    ])
     line = re.search(r'Iter\(test\) \[2/2\]\s+(.*)', out)
     assert line, out[-2000:]
     values = dict(re.findall(r'(\w+): (-?[\d.]+|nan)', line.group(1)))

@@ -1,4 +1,4 @@
-"""mmpretrain's model APIs on the package's configs (issue 14).
+"""Mmpretrain's model APIs on the package's configs (issue 14).
 
 ``list_models`` / ``get_model`` / ``FeatureExtractor`` / ``inference_model``
 are mmpretrain's own functions; importing ``infmae_mm`` registers the
@@ -29,7 +29,7 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 @pytest.fixture(autouse=True)
 def mmpretrain_scope():
-    """mmpretrain's APIs build in the current default scope: make it
+    """Mmpretrain's APIs build in the current default scope: make it
     mmpretrain's whatever an earlier test (a mmseg Runner) left."""
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         yield
@@ -207,7 +207,9 @@ def test_linear_probe_config_freezes_the_encoder():
 
 def test_pretraining_config_test_loop_runs_on_held_out_images(tmp_path):
     """The test loop that FeatureExtractor's pipeline comes from also runs:
-    ``mim test`` on a pre-training config measures held-out reconstruction."""
+
+    ``mim test`` on a pre-training config measures held-out reconstruction.
+    """
     from mmengine.config import Config
     from mmengine.runner import Runner
     rng = np.random.default_rng(0)

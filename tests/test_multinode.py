@@ -1,6 +1,6 @@
-"""Multi-node pre-training on the hosts' own engine: two "nodes" of one
-process each on localhost, launched by two ``torchrun --nnodes=2`` with a
-c10d rendezvous (as the README's multi-node section shows), training through
+"""Multi-node pre-training on the hosts' own engine: two "nodes" of one process
+each on localhost, launched by two ``torchrun --nnodes=2`` with a c10d
+rendezvous (as the README's multi-node section shows), training through
 mmpretrain's ``tools/train.py --launcher pytorch`` on the CPU (gloo).
 
 A recorder hook (imported through ``custom_imports``) writes every rank's

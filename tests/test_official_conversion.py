@@ -93,7 +93,12 @@ def test_loader_refuses_arbitrary_objects(tmp_path):
     with pytest.raises(pickle.UnpicklingError, match='builtins.print'):
         safe_load_checkpoint(path)
     ok = str(tmp_path / 'ok.pth')
-    torch.save({'model': {'w': torch.ones(2)},
-                'args': argparse.Namespace(blr=1e-3)}, ok)
+    torch.save(
+        {
+            'model': {
+                'w': torch.ones(2)
+            },
+            'args': argparse.Namespace(blr=1e-3)
+        }, ok)
     loaded = safe_load_checkpoint(ok)
     assert loaded['args'].blr == 1e-3 and loaded['model']['w'].sum() == 2

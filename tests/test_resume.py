@@ -87,8 +87,7 @@ def toy_runner(work_dir, hook, max_epochs=2, resume=False, **hook_args):
         work_dir=str(work_dir),
         experiment_name=f'toy_{uuid.uuid4().hex}',
         train_dataloader=loader,
-        train_cfg=dict(
-            by_epoch=True, max_epochs=max_epochs, val_interval=1),
+        train_cfg=dict(by_epoch=True, max_epochs=max_epochs, val_interval=1),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
         val_dataloader=loader if with_val else None,
         val_cfg=dict() if with_val else None,
@@ -101,14 +100,14 @@ def toy_runner(work_dir, hook, max_epochs=2, resume=False, **hook_args):
 
 # ------------------------------------------------------- simulated crashes
 class SimulatedCrash(BaseException):
-    """The process "dies": a BaseException, so no ``except Exception``
-    handler on the way catches it."""
+    """The process "dies": a BaseException, so no ``except Exception`` handler
+    on the way catches it."""
 
 
 class CrashingWrites:
     """``open`` for ``builtins.open`` and ``io.open`` (``os.fdopen`` uses the
-    latter): the ``crash_at``-th checkpoint written in binary mode stops
-    after half its bytes, then :class:`SimulatedCrash` is raised."""
+    latter): the ``crash_at``-th checkpoint written in binary mode stops after
+    half its bytes, then :class:`SimulatedCrash` is raised."""
 
     def __init__(self, crash_at: int) -> None:
         self.crash_at = crash_at
@@ -196,8 +195,7 @@ def test_crash_mid_save_keeps_a_loadable_latest_checkpoint(
     assert not glob.glob(str(work / '.*.tmp'))
 
     # A new run resumes from it and finishes.
-    resumed = toy_runner(work, AtomicCheckpointHook, resume=True,
-                         **hook_args)
+    resumed = toy_runner(work, AtomicCheckpointHook, resume=True, **hook_args)
     resumed.train()
     assert resumed.epoch == 2
     path, meta, error = latest_checkpoint(work)
@@ -241,20 +239,24 @@ def test_configs_use_the_atomic_checkpoint_hook(folder):
 
 
 # -------------------------------------------------------- a real SIGKILL
-DEMO_CFG = osp.join(REPO, 'configs/pretrain/'
-                    'infmae_vit-tiny-p16_1xb16-coslr-100e_ir-sample.py')
+DEMO_CFG = osp.join(
+    REPO, 'configs/pretrain/'
+    'infmae_vit-tiny-p16_1xb16-coslr-100e_ir-sample.py')
 MAX_EPOCHS, NUM_IMAGES, BATCH = 3, 32, 4
 ITERS_PER_EPOCH = NUM_IMAGES // BATCH
 
 
 @pytest.mark.slow
 @pytest.mark.e2e
-@pytest.mark.skipif(not osp.exists(osp.join(BIN, 'mim')),
-                    reason='openmim is not installed')
+@pytest.mark.skipif(
+    not osp.exists(osp.join(BIN, 'mim')), reason='openmim is not installed')
 def test_sigkill_then_resume(tmp_path):
     data, work = tmp_path / 'ir', tmp_path / 'work'
-    run([sys.executable, 'tools/data/generate_sample_data.py', 'pretrain',
-         str(data), '--num', str(NUM_IMAGES), '--size', '64', '80'])
+    run([
+        sys.executable, 'tools/data/generate_sample_data.py', 'pretrain',
+        str(data), '--num',
+        str(NUM_IMAGES), '--size', '64', '80'
+    ])
     options = [
         *tiny_arch_cli(DEMO_CFG), f'train_cfg.max_epochs={MAX_EPOCHS}',
         f'train_dataloader.batch_size={BATCH}',

@@ -9,7 +9,6 @@ written for this test: globals resolve only from the allow-list, and only
 allowed callables may be called, allowed classes created and their
 instances' state restored.
 """
-import _compat_pickle
 import ast
 import codecs
 import collections
@@ -20,6 +19,7 @@ import pickletools
 import types
 import zipfile
 
+import _compat_pickle
 import pytest
 import torch
 from mmengine.logging import HistoryBuffer
@@ -46,8 +46,7 @@ def mmengine_checkpoint(tmp_path_factory):
 def pickled_globals(path):
     """'module.name' of every GLOBAL in a torch zip checkpoint."""
     with zipfile.ZipFile(path) as z:
-        data = z.read(next(n for n in z.namelist()
-                           if n.endswith('data.pkl')))
+        data = z.read(next(n for n in z.namelist() if n.endswith('data.pkl')))
     names = set()
     for op, arg, _ in pickletools.genops(data):
         if op.name == 'GLOBAL':
@@ -67,8 +66,10 @@ def test_the_checkpoint_holds_more_than_tensors(mmengine_checkpoint):
     } <= names
 
 
-@pytest.mark.skipif(TORCH_2_6, reason='torch >= 2.6 with infmae_mm '
-                    'imported loads it: see the test below')
+@pytest.mark.skipif(
+    TORCH_2_6,
+    reason='torch >= 2.6 with infmae_mm '
+    'imported loads it: see the test below')
 def test_weights_only_torch_load_refuses_it(mmengine_checkpoint):
     """The problem: torch's safe loader refuses mmengine checkpoints."""
     with pytest.raises(pickle.UnpicklingError):
@@ -92,13 +93,21 @@ def test_safe_load_checkpoint_reads_it(mmengine_checkpoint):
 def test_load_checkpoint_to_model_reports_and_strips_ddp_prefix(tmp_path):
     model = ToyModel()
     path = str(tmp_path / 'ddp.pth')
-    torch.save({'state_dict': {f'module.{k}': v
-                               for k, v in model.state_dict().items()}},
-               path)
+    torch.save(
+        {
+            'state_dict':
+            {f'module.{k}': v
+             for k, v in model.state_dict().items()}
+        }, path)
     other = ToyModel()
     assert not load_checkpoint_to_model(other, path).missing_keys
-    torch.save({'state_dict': {'linear.weight': model.linear.weight,
-                               'extra': torch.ones(1)}}, path)
+    torch.save(
+        {
+            'state_dict': {
+                'linear.weight': model.linear.weight,
+                'extra': torch.ones(1)
+            }
+        }, path)
     result = load_checkpoint_to_model(ToyModel(), path)
     report = ckpt_utils.describe_incompatible_keys(result)
     assert report == 'missing (1): linear.bias\nunexpected (1): extra'
@@ -134,20 +143,19 @@ def test_allow_checkpoint_globals_by_torch_version(version, registers,
 
 def test_no_op_without_the_api(monkeypatch):
     monkeypatch.setattr(torch, '__version__', '2.6.0')
-    monkeypatch.delattr(torch.serialization, 'add_safe_globals',
-                        raising=False)
+    monkeypatch.delattr(torch.serialization, 'add_safe_globals', raising=False)
     assert allow_checkpoint_globals() is False
 
 
 def test_the_registered_getattr_is_restricted():
     getattr_entry = dict(
-        (name, obj) for obj, name in weights_only_allow_list())[
-            'builtins.getattr']
+        (name, obj)
+        for obj, name in weights_only_allow_list())['builtins.getattr']
     assert getattr_entry is not getattr
     assert getattr_entry(HistoryBuffer, 'mean') is HistoryBuffer.mean
-    for obj, name in [(HistoryBuffer, '__init__'), (HistoryBuffer,
-                                                    '__class__'),
-                      (codecs, 'open'), (int, 'mro')]:
+    for obj, name in [(HistoryBuffer, '__init__'),
+                      (HistoryBuffer, '__class__'), (codecs, 'open'),
+                      (int, 'mro')]:
         with pytest.raises(pickle.UnpicklingError):
             getattr_entry(obj, name)
 
@@ -166,8 +174,8 @@ TORCH_DEFAULTS = {
 
 
 def weights_only_emulation(entries):
-    """A pickle module for torch.load applying torch 2.6's weights_only
-    rules with ``entries`` (``(object, 'module.name')``) registered."""
+    """A pickle module for torch.load applying torch 2.6's weights_only rules
+    with ``entries`` (``(object, 'module.name')``) registered."""
     allowed = dict(TORCH_DEFAULTS)
     allowed.update((name, obj) for obj, name in entries)
     values = list(allowed.values())
@@ -234,9 +242,10 @@ def test_allow_list_loads_mmengine_checkpoints_under_the_emulation(
     assert allow_checkpoint_globals()
     registered = {name for _, name in recorder.entries}
     needed = {
-        name for name in pickled_globals(mmengine_checkpoint)
-        if name not in TORCH_DEFAULTS and not (
-            name.startswith('torch.') and name.endswith('Storage'))
+        name
+        for name in pickled_globals(mmengine_checkpoint)
+        if name not in TORCH_DEFAULTS
+        and not (name.startswith('torch.') and name.endswith('Storage'))
     }
     assert needed and needed <= registered
     loaded = torch.load(
@@ -289,10 +298,8 @@ def test_torch_load_default_reads_mmengine_checkpoints(mmengine_checkpoint,
 
 # ------------------------------------------------ nothing else unpickles
 #: Calls that unpickle a file with no restriction of their own.
-UNSAFE_CALLS = {
-    ('torch', 'load'), ('pickle', 'load'), ('pickle', 'loads'),
-    ('dill', 'load'), ('joblib', 'load')
-}
+UNSAFE_CALLS = {('torch', 'load'), ('pickle', 'load'), ('pickle', 'loads'),
+                ('dill', 'load'), ('joblib', 'load')}
 #: Loaders built on a bare torch.load (mmengine and torch.hub).
 UNSAFE_IMPORTS = {
     'load_checkpoint', '_load_checkpoint', 'CheckpointLoader',
@@ -311,12 +318,11 @@ def unsafe_loading(path):
         if isinstance(node, ast.FunctionDef) and \
                 node.name == 'safe_load_checkpoint':
             for call in ast.walk(node):
-                if isinstance(call, ast.Call) and any(
-                        k.arg == 'pickle_module' for k in call.keywords):
+                if isinstance(call, ast.Call) and any(k.arg == 'pickle_module'
+                                                      for k in call.keywords):
                     allowed_torch_load.add(id(call))
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func,
-                                                     ast.Attribute):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             owner = node.func.value
             name = owner.id if isinstance(owner, ast.Name) else None
             if (name, node.func.attr) in UNSAFE_CALLS and \
@@ -337,8 +343,8 @@ def unsafe_loading(path):
 
 def test_no_module_or_tool_unpickles_without_the_allow_list():
     files = sorted(
-        glob.glob(osp.join(REPO, 'infmae_mm', '**', '*.py'), recursive=True)
-        + glob.glob(osp.join(REPO, 'tools', '**', '*.py'), recursive=True))
+        glob.glob(osp.join(REPO, 'infmae_mm', '**', '*.py'), recursive=True) +
+        glob.glob(osp.join(REPO, 'tools', '**', '*.py'), recursive=True))
     assert len(files) > 20
     offenders = {
         osp.relpath(f, REPO): hits

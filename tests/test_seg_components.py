@@ -11,14 +11,14 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 
 from infmae_mm.datasets import MSRSInfDataset
-from infmae_mm.testing import write_msrs_like
 from infmae_mm.models import InfMAEPyramidNeck, InfMAEViT
+from infmae_mm.testing import write_msrs_like
 from tests.reference.official_infmae import (OfficialInfMAE,
                                              save_official_checkpoint)
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-UPERNET = osp.join(REPO,
-                   'configs/seg/upernet_infmae-base_1xb2-24k_msrs-inf-480x640.py')
+UPERNET = osp.join(
+    REPO, 'configs/seg/upernet_infmae-base_1xb2-24k_msrs-inf-480x640.py')
 
 
 def nano(**kwargs):
@@ -30,14 +30,15 @@ def nano(**kwargs):
 
 @pytest.mark.parametrize('out_channels', [None, 24])
 def test_pyramid_neck_shapes(out_channels):
-    neck = InfMAEPyramidNeck((32, 48, 64), out_channels,
+    neck = InfMAEPyramidNeck((32, 48, 64),
+                             out_channels,
                              norm_cfg=dict(type='BN'))
     feats = nano()(torch.randn(2, 3, 480, 640))
     outs = neck(feats)
     widths = [out_channels] * 4 if out_channels else [32, 48, 64, 64]
     sizes = [(120, 160), (60, 80), (30, 40), (15, 20)]
-    assert [tuple(o.shape[1:]) for o in outs] == [
-        (c, *s) for c, s in zip(widths, sizes)]
+    assert [tuple(o.shape[1:])
+            for o in outs] == [(c, *s) for c, s in zip(widths, sizes)]
     with pytest.raises(ValueError, match='out_indices'):
         neck(feats[:2])
 
@@ -55,8 +56,8 @@ def test_window_covering_the_grid_equals_global_attention():
 
 def test_relative_position_bias_changes_attention():
     torch.manual_seed(0)
-    model = nano(use_rel_pos_bias=True, window_size=2,
-                 global_attn_indexes=(1, ))
+    model = nano(
+        use_rel_pos_bias=True, window_size=2, global_attn_indexes=(1, ))
     x = torch.randn(1, 3, 96, 128)
     before = model(x)[2]
     with torch.no_grad():
@@ -74,8 +75,10 @@ def test_relative_position_bias_changes_attention():
 def test_frozen_stages(frozen, trainable):
     model = nano(frozen_stages=frozen)
     model.train()
-    names = {n.split('.')[0] for n, p in model.named_parameters()
-             if p.requires_grad}
+    names = {
+        n.split('.')[0]
+        for n, p in model.named_parameters() if p.requires_grad
+    }
     assert trainable <= names
     assert not names & {'patch_embed1', 'blocks1'}
     assert not model.blocks1[0].training
@@ -85,6 +88,7 @@ def test_frozen_stages(frozen, trainable):
 
 def _pretrain_checkpoint(tmp_path):
     from mmpretrain.registry import MODELS
+
     from tests.test_infmae import NANO
     init_default_scope('mmpretrain')
     model = MODELS.build(NANO)
@@ -117,8 +121,10 @@ def test_pretrained_from_infmae_mm_checkpoint(tmp_path, caplog):
         torch.testing.assert_close(mine, ref)
     assert backbone.pos_embed.requires_grad
     # A larger fine-tuning size resizes the position table.
-    bigger = nano(img_size=(96, 128), learnable_pos_embed=True,
-                  init_cfg=dict(type='Pretrained', checkpoint=path))
+    bigger = nano(
+        img_size=(96, 128),
+        learnable_pos_embed=True,
+        init_cfg=dict(type='Pretrained', checkpoint=path))
     bigger.init_weights()
     assert bigger.pos_embed.shape == (1, 48, 64)
 
@@ -126,12 +132,17 @@ def test_pretrained_from_infmae_mm_checkpoint(tmp_path, caplog):
 def test_pretrained_from_official_checkpoints(tmp_path):
     torch.manual_seed(0)
     official = OfficialInfMAE(
-        img_size=64, embed_dims=(32, 48, 64), depths=(1, 1, 2), num_heads=2,
-        decoder_embed_dim=32, decoder_depth=1, decoder_num_heads=2)
+        img_size=64,
+        embed_dims=(32, 48, 64),
+        depths=(1, 1, 2),
+        num_heads=2,
+        decoder_embed_dim=32,
+        decoder_depth=1,
+        decoder_num_heads=2)
     raw = str(tmp_path / 'InfMAE.pth')
     save_official_checkpoint(official, raw)
-    backbone = nano(img_size=64, init_cfg=dict(type='Pretrained',
-                                               checkpoint=raw))
+    backbone = nano(
+        img_size=64, init_cfg=dict(type='Pretrained', checkpoint=raw))
     backbone.init_weights()  # the raw official file is converted on the fly
     torch.testing.assert_close(backbone.blocks3[1].attn.qkv.weight,
                                official.blocks3[1].attn.qkv.weight)
@@ -144,8 +155,10 @@ def test_pretrained_from_official_checkpoints(tmp_path):
 def test_one_channel_stem_from_three_channel_weights(tmp_path):
     _, path = _pretrain_checkpoint(tmp_path)
     rgb = nano(img_size=64, init_cfg=dict(type='Pretrained', checkpoint=path))
-    gray = nano(img_size=64, in_channels=1,
-                init_cfg=dict(type='Pretrained', checkpoint=path))
+    gray = nano(
+        img_size=64,
+        in_channels=1,
+        init_cfg=dict(type='Pretrained', checkpoint=path))
     rgb.init_weights()
     gray.init_weights()
     x = torch.randn(2, 1, 64, 64)
@@ -155,16 +168,17 @@ def test_one_channel_stem_from_three_channel_weights(tmp_path):
 
 def test_mismatched_or_missing_checkpoint(tmp_path):
     _, path = _pretrain_checkpoint(tmp_path)
-    tiny = InfMAEViT(arch='tiny', init_cfg=dict(type='Pretrained',
-                                                checkpoint=path))
+    tiny = InfMAEViT(
+        arch='tiny', init_cfg=dict(type='Pretrained', checkpoint=path))
     with pytest.raises(ValueError, match='(?s)does not fit.*patch_embed1'):
         tiny.init_weights()
-    bad_prefix = nano(init_cfg=dict(type='Pretrained', checkpoint=path,
-                                    prefix='encoder.'))
+    bad_prefix = nano(
+        init_cfg=dict(type='Pretrained', checkpoint=path, prefix='encoder.'))
     with pytest.raises(KeyError, match="prefix 'encoder.'"):
         bad_prefix.init_weights()
-    missing = nano(init_cfg=dict(type='Pretrained',
-                                 checkpoint=str(tmp_path / 'none.pth')))
+    missing = nano(
+        init_cfg=dict(
+            type='Pretrained', checkpoint=str(tmp_path / 'none.pth')))
     with pytest.raises(FileNotFoundError, match='init_cfg=None'):
         missing.init_weights()
 
@@ -211,8 +225,8 @@ def test_msrs_dataset(tmp_path):
     write_msrs_like(root, num_train=3, num_test=2, size=(96, 128))
     ds = MSRSInfDataset(
         data_root=root,
-        data_prefix=dict(img_path='train/ir',
-                         seg_map_path='train/Segmentation_labels'),
+        data_prefix=dict(
+            img_path='train/ir', seg_map_path='train/Segmentation_labels'),
         pipeline=[])
     assert len(ds) == 3 and len(ds.metainfo['classes']) == 9
     label = ds[0]['seg_map_path']
@@ -221,6 +235,6 @@ def test_msrs_dataset(tmp_path):
     with pytest.raises(FileNotFoundError, match=osp.basename(label)):
         MSRSInfDataset(
             data_root=root,
-            data_prefix=dict(img_path='train/ir',
-                             seg_map_path='train/Segmentation_labels'),
+            data_prefix=dict(
+                img_path='train/ir', seg_map_path='train/Segmentation_labels'),
             pipeline=[])

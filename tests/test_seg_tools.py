@@ -1,4 +1,4 @@
-"""mmseg's own tools on the InfMAE segmentation configs, on generated data."""
+"""Mmseg's own tools on the InfMAE segmentation configs, on generated data."""
 import glob
 import os.path as osp
 import sys
@@ -8,11 +8,14 @@ import pytest
 from infmae_mm.testing import tiny_arch_cli, write_msrs_like
 from tests.host_tools import REPO, loader_options, run, write_config
 
-UPERNET = osp.join(REPO,
-                   'configs/seg/upernet_infmae-base_1xb2-24k_msrs-inf-480x640.py')
-FCN = osp.join(REPO, 'configs/seg/fcn_infmae-base_1xb2-24k_msrs-inf-480x640.py')
-SCHEDULE = ['train_cfg.max_iters=3', 'train_cfg.val_interval=3',
-            'default_hooks.logger.interval=1']
+UPERNET = osp.join(
+    REPO, 'configs/seg/upernet_infmae-base_1xb2-24k_msrs-inf-480x640.py')
+FCN = osp.join(REPO,
+               'configs/seg/fcn_infmae-base_1xb2-24k_msrs-inf-480x640.py')
+SCHEDULE = [
+    'train_cfg.max_iters=3', 'train_cfg.val_interval=3',
+    'default_hooks.logger.interval=1'
+]
 
 
 @pytest.fixture(scope='module')
@@ -26,17 +29,24 @@ def msrs(tmp_path_factory):
 @pytest.mark.e2e
 @pytest.mark.parametrize('config', [UPERNET, FCN], ids=['upernet', 'fcn'])
 def test_mim_train_and_test(config, msrs, tmp_path):
-    data = loader_options('train_dataloader', 'val_dataloader',
-                          'test_dataloader', data_root=msrs)
+    data = loader_options(
+        'train_dataloader',
+        'val_dataloader',
+        'test_dataloader',
+        data_root=msrs)
     work = str(tmp_path / 'work')
-    out = run(['mim', 'train', 'mmseg', config, '--work-dir', work,
-               '--cfg-options', *tiny_arch_cli(config), *SCHEDULE, *data])
+    out = run([
+        'mim', 'train', 'mmseg', config, '--work-dir', work, '--cfg-options',
+        *tiny_arch_cli(config), *SCHEDULE, *data
+    ])
     assert 'mIoU' in out and 'Saving checkpoint at 3 iterations' in out
     show = str(tmp_path / 'show')
-    out = run(['mim', 'test', 'mmseg', config, '--checkpoint',
-               osp.join(work, 'iter_3.pth'), '--work-dir', work,
-               '--show-dir', show, '--cfg-options', *tiny_arch_cli(config), *data,
-               'default_hooks.visualization.interval=1'])
+    out = run([
+        'mim', 'test', 'mmseg', config, '--checkpoint',
+        osp.join(work, 'iter_3.pth'), '--work-dir', work, '--show-dir', show,
+        '--cfg-options', *tiny_arch_cli(config), *data,
+        'default_hooks.visualization.interval=1'
+    ])
     for name in ('person', 'car', 'bump', 'aAcc', 'mIoU', 'mAcc'):
         assert name in out
     pictures = glob.glob(osp.join(show, '**', '*.png'), recursive=True)
@@ -67,11 +77,15 @@ test_dataloader = dict(num_workers=0, persistent_workers=False, dataset=dict(
             dict(type='LoadAnnotations'),
             dict(type='PackSegInputs')])))
 ''')
-    out = run(['mim', 'run', 'mmseg', 'benchmark', cfg, 'none.pth',
-               '--work-dir', str(tmp_path), '--log-interval', '100'])
+    out = run([
+        'mim', 'run', 'mmseg', 'benchmark', cfg, 'none.pth', '--work-dir',
+        str(tmp_path), '--log-interval', '100'
+    ])
     assert 'Overall fps' in out and 'Average fps of 1 evaluations' in out
     # mmseg 1.2.2's get_flops.py fails on every config with mmengine 0.10;
     # tools/analysis_tools/get_flops.py counts the same forward.
-    out = run([sys.executable, 'tools/analysis_tools/get_flops.py', UPERNET,
-               '--shape', '480', '640', '--cfg-options', *tiny_arch_cli(UPERNET)])
+    out = run([
+        sys.executable, 'tools/analysis_tools/get_flops.py', UPERNET,
+        '--shape', '480', '640', '--cfg-options', *tiny_arch_cli(UPERNET)
+    ])
     assert 'Flops:' in out and 'Params:' in out

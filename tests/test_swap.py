@@ -80,7 +80,7 @@ def hot_box(img: np.ndarray, rng: np.random.Generator) -> Tuple[int, ...]:
 
 
 def coco_data(root: str) -> str:
-    """mmdet's CocoDataset layout: images and a COCO json (person, car)."""
+    """Mmdet's CocoDataset layout: images and a COCO json (person, car)."""
     rng = np.random.default_rng(0)
     os.makedirs(osp.join(root, 'images'))
     images, annotations = [], []
@@ -120,7 +120,7 @@ train_dataloader = dict(
 
 
 def cityscapes_data(root: str) -> str:
-    """mmseg's CityscapesDataset layout from generated street scenes."""
+    """Mmseg's CityscapesDataset layout from generated street scenes."""
     rng = np.random.default_rng(0)
     img_dir = osp.join(root, 'leftImg8bit', 'train', 'town')
     ann_dir = osp.join(root, 'gtFine', 'train', 'town')
@@ -145,7 +145,7 @@ train_dataloader = dict(
 
 
 def class_folder_data(root: str) -> str:
-    """mmpretrain's CustomDataset layout: one folder per class."""
+    """Mmpretrain's CustomDataset layout: one folder per class."""
     rng = np.random.default_rng(0)
     for cls, kind in (('clouds', 'clouds'), ('street', 'street')):
         os.makedirs(osp.join(root, cls))
@@ -191,8 +191,8 @@ SWAPS: Dict[str, Callable[[str], str]] = {
 
 @pytest.fixture(autouse=True)
 def keep_default_scope():
-    """A Runner makes its config's scope the process default: give later
-    tests back the scope they had."""
+    """A Runner makes its config's scope the process default: give later tests
+    back the scope they had."""
     before = DefaultScope.get_current_instance()
     yield
     if before is not None and (DefaultScope.get_current_instance()

@@ -12,35 +12,37 @@ from infmae_mm.models.backbones.visible_conv_stages import (
 
 
 def dense_reference(blocks, ids_keep, grid, side, weight, bias):
-    """Zero map with the blocks at their tokens -> padded depthwise conv ->
-    the visible blocks (plain autograd ops)."""
+    """Zero map with the blocks at their tokens -> padded depthwise conv -> the
+    visible blocks (plain autograd ops)."""
     B, N, P, C = blocks.shape
     h, w = grid
     tiles = blocks.new_zeros(B, h * w, P, C)
-    tiles = tiles.scatter(
-        1, ids_keep[:, :, None, None].expand(-1, -1, P, C), blocks)
+    tiles = tiles.scatter(1, ids_keep[:, :, None, None].expand(-1, -1, P, C),
+                          blocks)
     dense = tiles.view(B, h, w, side, side, C).permute(0, 5, 1, 3, 2, 4)
     dense = dense.reshape(B, C, h * side, w * side)
-    out = F.conv2d(dense, weight, bias, padding=weight.shape[-1] // 2,
-                   groups=C)
+    out = F.conv2d(
+        dense, weight, bias, padding=weight.shape[-1] // 2, groups=C)
     return map_to_blocks(out, ids_keep, side)
 
 
-@pytest.mark.parametrize('grid,side,kernel,keep', [
-    ((4, 6), 4, 5, 6),
-    ((5, 3), 2, 5, 7),
-    ((3, 3), 2, 7, 3),  # halo wider than a block: reads two tokens away
-    ((2, 5), 4, 3, 10),  # every token visible
-])
+@pytest.mark.parametrize(
+    'grid,side,kernel,keep',
+    [
+        ((4, 6), 4, 5, 6),
+        ((5, 3), 2, 5, 7),
+        ((3, 3), 2, 7, 3),  # halo wider than a block: reads two tokens away
+        ((2, 5), 4, 3, 10),  # every token visible
+    ])
 def test_halo_conv_equals_dense_map_conv(grid, side, kernel, keep):
     torch.manual_seed(0)
     B, C = 2, 6
     N = grid[0] * grid[1]
     ids_keep = torch.rand(B, N).argsort(1)[:, :keep]
-    blocks = torch.randn(B, keep, side * side, C, dtype=torch.float64,
-                         requires_grad=True)
-    weight = torch.randn(C, 1, kernel, kernel, dtype=torch.float64,
-                         requires_grad=True)
+    blocks = torch.randn(
+        B, keep, side * side, C, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(
+        C, 1, kernel, kernel, dtype=torch.float64, requires_grad=True)
     bias = torch.randn(C, dtype=torch.float64, requires_grad=True)
     grad = torch.randn(B, keep, side * side, C, dtype=torch.float64)
     results = []
@@ -49,8 +51,7 @@ def test_halo_conv_equals_dense_map_conv(grid, side, kernel, keep):
         grads = torch.autograd.grad(out, (blocks, weight, bias), grad)
         results.append((out, ) + grads)
     for fast, ref, name in zip(*results, ('out', 'blocks', 'weight', 'bias')):
-        torch.testing.assert_close(fast, ref, rtol=1e-10, atol=1e-10,
-                                   msg=name)
+        torch.testing.assert_close(fast, ref, rtol=1e-10, atol=1e-10, msg=name)
 
 
 def test_halo_index_reads_neighbours_and_zeros():
@@ -60,17 +61,17 @@ def test_halo_index_reads_neighbours_and_zeros():
     zero = 2  # B * N_vis * side**2: the zero row
     # Halo of token 0 (top-left): itself at the centre, token 3 at the
     # bottom-right corner, zeros elsewhere (outside or masked).
-    assert index[0].tolist() == [[zero] * 3, [zero, 0, zero],
-                                 [zero, zero, 1]]
-    assert index[1].tolist() == [[0, zero, zero], [zero, 1, zero],
-                                 [zero] * 3]
+    assert index[0].tolist() == [[zero] * 3, [zero, 0, zero], [zero, zero, 1]]
+    assert index[1].tolist() == [[0, zero, zero], [zero, 1, zero], [zero] * 3]
 
 
 def test_backward_computes_in_the_gradient_dtype():
-    """Under autocast the saved blocks and weight are fp32 while the
-    incoming gradient is fp16/bf16 (custom functions run backward outside
-    autocast): backward must compute in the gradient's dtype instead of
-    failing on mixed input/weight types."""
+    """Under autocast the saved blocks and weight are fp32 while the incoming
+    gradient is fp16/bf16 (custom functions run backward outside autocast):
+
+    backward must compute in the gradient's dtype instead of failing on mixed
+    input/weight types.
+    """
     torch.manual_seed(0)
     grid, side, C = (3, 4), 2, 4
     ids_keep = torch.rand(1, 12).argsort(1)[:, :5]
@@ -79,7 +80,8 @@ def test_backward_computes_in_the_gradient_dtype():
     index = halo_index(ids_keep, grid, side, 2)
     grad = torch.randn(1, 5, side * side, C)
     ctx = types.SimpleNamespace(
-        saved_tensors=(blocks, index, weight), side=side,
+        saved_tensors=(blocks, index, weight),
+        side=side,
         needs_input_grad=(True, False, False, False, True, True))
     ref = _VisibleDepthwiseConv.backward(ctx, grad)
     low = _VisibleDepthwiseConv.backward(ctx, grad.to(torch.bfloat16))

@@ -17,7 +17,8 @@ model = dict(
     roi_head=dict(
         # Lists replace whole: restate the three stages with 6 classes.
         bbox_head=[
-            dict(head, num_classes=6) for head in _base_.model.roi_head.bbox_head
+            dict(head, num_classes=6)
+            for head in _base_.model.roi_head.bbox_head
         ],
         mask_head=dict(num_classes=6)))
 default_hooks = dict(

@@ -10,7 +10,8 @@ model = dict(
     mask_generator=dict(
         scorer='linear', stride=4, selection='stride', descending=False))
 
-train_dataloader = dict(dataset=dict(pipeline=[
-    *_base_.train_pipeline[:-2],
-    dict(type='PackInputs'),
-]))
+train_dataloader = dict(
+    dataset=dict(pipeline=[
+        *_base_.train_pipeline[:-2],
+        dict(type='PackInputs'),
+    ]))

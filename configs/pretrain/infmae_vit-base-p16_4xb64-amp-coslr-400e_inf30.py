@@ -1,8 +1,8 @@
 # The paper's Inf30 pre-training recipe (section 5.1): 400 epochs, cosine
-# schedule after 40 warm-up epochs (10% of the run), AdamW (betas 0.9/0.95, weight decay 0.05,
-# none on norms and biases), base lr 1.5e-4 for a batch of 256 (4 GPUs x 64),
-# AMP. Put the images under data/Inf30/ (any folder layout) or set
-# train_dataloader.dataset.data_root.
+# schedule after 40 warm-up epochs (10% of the run), AdamW (betas 0.9/0.95,
+# weight decay 0.05, none on norms and biases), base lr 1.5e-4 for a batch of
+# 256 (4 GPUs x 64), AMP. Put the images under data/Inf30/ (any folder
+# layout) or set train_dataloader.dataset.data_root.
 _base_ = [
     './_base_/models/infmae_vit-base-p16.py',
     './_base_/datasets/inf30_bs64_infmae.py',
@@ -14,7 +14,9 @@ optim_wrapper = dict(
     type='AmpOptimWrapper',
     loss_scale='dynamic',
     optimizer=dict(
-        type='AdamW', lr=1.5e-4 * 256 / 256, betas=(0.9, 0.95),
+        type='AdamW',
+        lr=1.5e-4 * 256 / 256,
+        betas=(0.9, 0.95),
         weight_decay=0.05),
     # The official parameter groups: no decay on 1-D tensors and biases;
     # logged as one table.
@@ -40,8 +42,7 @@ param_scheduler = [
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=400)
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50),
-    checkpoint=dict(
-        type='AtomicCheckpointHook', interval=1, max_keep_ckpts=3))
+    checkpoint=dict(type='AtomicCheckpointHook', interval=1, max_keep_ckpts=3))
 
 randomness = dict(seed=0, diff_rank_seed=True)
 # Resume automatically from the latest checkpoint in the work dir.

@@ -114,7 +114,8 @@ def connected_components(mask: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         component's first pixel (the numbering of ``skimage.measure.label``).
     """
     num, labels, stats, cents = cv2.connectedComponentsWithStats(
-        np.ascontiguousarray(mask, dtype=np.uint8), connectivity=8,
+        np.ascontiguousarray(mask, dtype=np.uint8),
+        connectivity=8,
         ltype=cv2.CV_32S)
     if num <= 1:
         return np.zeros((0, 2)), np.zeros(0, dtype=np.int64)
@@ -431,11 +432,13 @@ class IRSTDMetric(BaseMetric):
             f'{self.threshold}, centroid distance < {self.match_distance} px, '
             f'{self.matching} matching, nIoU empty images: '
             f'{self.niou_empty}; AUC from {self.auc_bins} bins, binning '
-            f'error <= {100 * auc_error:.3f} points', logger=logger)
+            f'error <= {100 * auc_error:.3f} points',
+            logger=logger)
         hard = sum(not r['soft'] for r in results)
         if hard:
             print_log(
                 f'{hard} of {len(results)} images had no seg_logits: their '
-                '0/1 predictions were used as AUC scores.', logger=logger,
+                '0/1 predictions were used as AUC scores.',
+                logger=logger,
                 level=logging.WARNING)
         return metrics

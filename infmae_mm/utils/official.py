@@ -22,7 +22,8 @@ OFFICIAL_TO_MM: List[Tuple[str, str]] = [
 
 
 def convert_official_state_dict(
-        state_dict: Dict[str, torch.Tensor]) -> 'OrderedDict[str, torch.Tensor]':
+        state_dict: Dict[str,
+                         torch.Tensor]) -> 'OrderedDict[str, torch.Tensor]':
     """Rename an official InfMAE state dict to ``InfMAE`` (infmae_mm) keys.
 
     Args:

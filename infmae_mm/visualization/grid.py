@@ -10,9 +10,8 @@ draws detection boxes. :func:`save_grid` writes a grid atomically.
 Only numpy, OpenCV and the standard library are used.
 """
 from __future__ import annotations
-
 import os
-from typing import (Dict, List, Optional, Sequence, Tuple, Union)
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
@@ -62,8 +61,8 @@ def to_bgr_uint8(img: np.ndarray) -> np.ndarray:
     elif a.dtype == bool:
         out = a.astype(np.uint8) * 255
     elif np.issubdtype(a.dtype, np.floating):
-        f = np.nan_to_num(a.astype(np.float32), nan=0.0, posinf=1.0,
-                          neginf=0.0)
+        f = np.nan_to_num(
+            a.astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0)
         out = (np.clip(f, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
     elif np.issubdtype(a.dtype, np.integer):
         f = a.astype(np.float64)
@@ -93,9 +92,12 @@ def _resize(img: np.ndarray, size: Tuple[int, int],
             interp = cv2.INTER_LINEAR
     elif isinstance(interpolation, str):
         try:
-            interp = {'nearest': cv2.INTER_NEAREST,
-                      'linear': cv2.INTER_LINEAR, 'area': cv2.INTER_AREA,
-                      'cubic': cv2.INTER_CUBIC}[interpolation]
+            interp = {
+                'nearest': cv2.INTER_NEAREST,
+                'linear': cv2.INTER_LINEAR,
+                'area': cv2.INTER_AREA,
+                'cubic': cv2.INTER_CUBIC
+            }[interpolation]
         except KeyError:
             raise ValueError(f'unknown interpolation {interpolation!r}')
     else:
@@ -127,9 +129,9 @@ def _fit_line(text: str, max_w: int, scale: float) -> Tuple[str, float]:
     return (t + '..' if t != text else t), s
 
 
-def _text_block(text: str, scale: float,
-                max_w: Optional[int]) -> Tuple[List[Tuple[str, float]], int,
-                                               int]:
+def _text_block(
+        text: str, scale: float,
+        max_w: Optional[int]) -> Tuple[List[Tuple[str, float]], int, int]:
     """Lines of ``text`` (split on newlines) with their scales; (w, h)."""
     lines = []
     for line in str(text).split('\n'):
@@ -210,8 +212,9 @@ def grid_layout(rows: Sequence[Sequence[Cell]],
     if pad < 0:
         raise ValueError(f'pad must be >= 0, got {pad}')
     if cell_size is None:
-        shapes = [np.asarray(c).shape[:2] for r in rows for c in r
-                  if c is not None]
+        shapes = [
+            np.asarray(c).shape[:2] for r in rows for c in r if c is not None
+        ]
         if not shapes:
             raise ValueError('all cells are None; give cell_size')
         ch = max(s[0] for s in shapes)
@@ -237,9 +240,17 @@ def grid_layout(rows: Sequence[Sequence[Cell]],
     W = x0 + n_cols * (cw + pad)
     cells = [[(x0 + j * (cw + pad), y0 + i * (ch + pad))
               for j in range(n_cols)] for i in range(n_rows)]
-    return dict(shape=(H, W, 3), cell_size=(ch, cw), n_rows=n_rows,
-                n_cols=n_cols, top=top, left=left, x0=x0, y0=y0, cells=cells,
-                font_scale=scale)
+    return dict(
+        shape=(H, W, 3),
+        cell_size=(ch, cw),
+        n_rows=n_rows,
+        n_cols=n_cols,
+        top=top,
+        left=left,
+        x0=x0,
+        y0=y0,
+        cells=cells,
+        font_scale=scale)
 
 
 def make_grid(rows: Sequence[Sequence[Cell]],
@@ -279,7 +290,7 @@ def make_grid(rows: Sequence[Sequence[Cell]],
     lay = grid_layout(rows, col_titles, row_titles, cell_size, pad)
     H, W, _ = lay['shape']
     ch, cw = lay['cell_size']
-    bg = (background,) * 3 if np.isscalar(background) else tuple(background)
+    bg = (background, ) * 3 if np.isscalar(background) else tuple(background)
     bg = tuple(int(v) for v in bg)
     canvas = np.empty((H, W, 3), np.uint8)
     canvas[:] = bg
@@ -290,8 +301,8 @@ def make_grid(rows: Sequence[Sequence[Cell]],
             if cell is None:
                 continue
             x, y = lay['cells'][i][j]
-            canvas[y:y + ch, x:x + cw] = _resize(to_bgr_uint8(cell),
-                                                 (ch, cw), interpolation)
+            canvas[y:y + ch, x:x + cw] = _resize(
+                to_bgr_uint8(cell), (ch, cw), interpolation)
     scale = lay['font_scale']
     if col_titles is not None:
         for j, title in enumerate(col_titles):
@@ -307,8 +318,10 @@ def make_grid(rows: Sequence[Sequence[Cell]],
     return canvas
 
 
-def overlay_mask(gray: np.ndarray, mask: np.ndarray,
-                 color: Color = (0, 0, 255), alpha: float = 0.5) -> np.ndarray:
+def overlay_mask(gray: np.ndarray,
+                 mask: np.ndarray,
+                 color: Color = (0, 0, 255),
+                 alpha: float = 0.5) -> np.ndarray:
     """Tint the masked part of an image.
 
     Args:
@@ -339,10 +352,12 @@ def overlay_mask(gray: np.ndarray, mask: np.ndarray,
     return (out + 0.5).astype(np.uint8)
 
 
-def colorize_labels(label: np.ndarray,
-                    palette: Optional[Sequence[Color]] = None,
-                    ignore_index: Optional[int] = 255,
-                    ignore_color: Color = (255, 255, 255)) -> np.ndarray:
+def colorize_labels(
+    label: np.ndarray,
+    palette: Optional[Sequence[Color]] = None,
+    ignore_index: Optional[int] = 255,
+    ignore_color: Color = (255, 255, 255)
+) -> np.ndarray:
     """Map an integer label map to BGR colours.
 
     Args:
@@ -401,11 +416,11 @@ def draw_boxes(img: np.ndarray,
         x1, y1, x2, y2 = (int(round(float(v))) for v in list(b)[:4])
         cv2.rectangle(out, (x1, y1), (x2, y2), c, thickness)
         if labels is not None and labels[k]:
-            (tw, th), base = cv2.getTextSize(str(labels[k]), _FONT,
-                                             font_scale, 1)
+            (tw,
+             th), base = cv2.getTextSize(str(labels[k]), _FONT, font_scale, 1)
             ty = y1 - 2 if y1 - th - base - 2 >= 0 else y1 + th + 2
-            cv2.rectangle(out, (x1, ty - th - 2), (x1 + tw + 2, ty + base),
-                          c, -1)
+            cv2.rectangle(out, (x1, ty - th - 2), (x1 + tw + 2, ty + base), c,
+                          -1)
             txt = (0, 0, 0) if sum(c) > 380 else (255, 255, 255)
             cv2.putText(out, str(labels[k]), (x1 + 1, ty), _FONT, font_scale,
                         txt, 1, cv2.LINE_AA)
@@ -435,8 +450,13 @@ def save_grid(path: Union[str, 'os.PathLike[str]'],
     Returns:
         np.ndarray: The grid that was written.
     """
-    grid = make_grid(rows, col_titles=col_titles, row_titles=row_titles,
-                     cell_size=cell_size, pad=pad, background=background,
-                     **kwargs)
+    grid = make_grid(
+        rows,
+        col_titles=col_titles,
+        row_titles=row_titles,
+        cell_size=cell_size,
+        pad=pad,
+        background=background,
+        **kwargs)
     atomic_imwrite(path, grid)
     return grid

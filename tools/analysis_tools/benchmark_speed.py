@@ -237,8 +237,8 @@ def _pretrain_batch(model, cfg, kind: str, size: int, batch: int):
 
 
 def _optim_wrapper(model, amp: Optional[str]):
-    """AdamW in mmengine's wrapper: AmpOptimWrapper (dynamic loss scale)
-    when ``amp`` names a dtype, as the recipe."""
+    """AdamW in mmengine's wrapper: AmpOptimWrapper (dynamic loss scale) when
+    ``amp`` names a dtype, as the recipe."""
     import torch
     from mmengine.optim import AmpOptimWrapper, OptimWrapper
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
@@ -380,8 +380,8 @@ def work_backbone(kind: str, height: int, width: int, repeats: int) -> dict:
 
 
 def _full_model(name: str):
-    """One of FULL_MODELS built for inference at its size, random weights,
-    with its preprocessed batch of one image."""
+    """One of FULL_MODELS built for inference at its size, random weights, with
+    its preprocessed batch of one image."""
     import torch
     from mmengine.config import Config
     from mmengine.hub import get_config
@@ -590,8 +590,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def resolve(args: argparse.Namespace, cuda: bool) -> dict:
-    """Device, precision, batch and sizes from the arguments and the
-    machine; ``amp_skipped`` says why a requested AMP does not run."""
+    """Device, precision, batch and sizes from the arguments and the machine;
+    ``amp_skipped`` says why a requested AMP does not run."""
     device = ('cuda' if cuda else 'cpu') if args.device == 'auto' else \
         args.device
     if device == 'cuda' and not cuda:

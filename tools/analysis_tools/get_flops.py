@@ -1,6 +1,7 @@
 """FLOPs and parameters of any infmae_mm config (mmseg, mmdet or mmpretrain).
 
-    python tools/analysis_tools/get_flops.py CONFIG --shape 480 640 [--cfg-options ...]
+    python tools/analysis_tools/get_flops.py CONFIG --shape 480 640 \
+        [--cfg-options ...]
 
 mmseg 1.2.2's own ``tools/analysis_tools/get_flops.py`` cannot run with
 mmengine 0.10.x for any config (it passes both ``input_shape`` and ``inputs``
@@ -68,7 +69,9 @@ def main() -> None:
         scale_factor=(1., 1.))
     data = model.data_preprocessor(
         dict(
-            inputs=[torch.randint(0, 256, (channels, h, w), dtype=torch.uint8)],
+            inputs=[
+                torch.randint(0, 256, (channels, h, w), dtype=torch.uint8)
+            ],
             data_samples=[data_sample_type(scope)(metainfo=meta)]))
     model.forward = partial(
         model.forward, data_samples=data['data_samples'], mode='tensor')

@@ -26,7 +26,6 @@ Examples::
 See :mod:`infmae_mm.curation` for the measures and why.
 """
 from __future__ import annotations
-
 import argparse
 import sys
 from typing import List, Optional

@@ -15,7 +15,6 @@ pairs or IRSTD train/val images; the test splits get ``--num-test`` images
 (default: half of ``--num``, at least 1).
 """
 from __future__ import annotations
-
 import argparse
 import os
 import sys

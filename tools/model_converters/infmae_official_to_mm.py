@@ -61,8 +61,8 @@ def main() -> None:
     meta = dict(
         source=osp.basename(args.src),
         converter='infmae_official_to_mm',
-        epoch=checkpoint.get('epoch') if isinstance(checkpoint, dict) else
-        None)
+        epoch=checkpoint.get('epoch')
+        if isinstance(checkpoint, dict) else None)
     with atomic_open(args.dst, 'wb') as f:
         torch.save(dict(state_dict=state_dict, meta=meta), f)
     print(f'Wrote {len(state_dict)} tensors to {args.dst}')

@@ -3,6 +3,5 @@ from .iam_mask import IAMMaskGenerator
 from .loading import LoadThermalImage, ThermalNormalize
 
 __all__ = [
-    'ConvertToGray', 'IAMMaskGenerator', 'LoadThermalImage',
-    'ThermalNormalize'
+    'ConvertToGray', 'IAMMaskGenerator', 'LoadThermalImage', 'ThermalNormalize'
 ]

@@ -9,12 +9,13 @@ from mmengine.optim import DefaultOptimWrapperConstructor
 from infmae_mm.registry import register_in_hosts
 
 
-def plain_vit_layer_depth(num_blocks: int, param_name: str,
+def plain_vit_layer_depth(num_blocks: int,
+                          param_name: str,
                           prefix: str = '') -> Tuple[int, int]:
     """Depth of a parameter of a plain ViT named as mmpretrain's and mmseg's
     ``VisionTransformer`` (``patch_embed``, ``cls_token``, ``pos_embed``,
-    ``layers.<i>``): 0 for the embeddings, i + 1 for block i, and
-    ``num_blocks + 1`` for the rest (final norm, neck, heads).
+    ``layers.<i>``): 0 for the embeddings, i + 1 for block i, and ``num_blocks
+    + 1`` for the rest (final norm, neck, heads).
 
     Returns:
         tuple[int, int]: ``(depth, num_blocks + 2)``.
@@ -77,16 +78,17 @@ class InfMAELayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
                 f'backbone has get_layer_depth(); {type(module).__name__} '
                 f'has backbone {type(backbone).__name__}.')
         decay_rate = self.paramwise_cfg.get('layer_decay_rate', 1.0)
-        no_decay_names = tuple(getattr(backbone, 'no_weight_decay',
-                                       lambda: ())())
+        no_decay_names = tuple(
+            getattr(backbone, 'no_weight_decay', lambda: ())())
         groups: Dict[Tuple[int, bool], dict] = {}
         for name, param in module.named_parameters(prefix=prefix.rstrip('.')):
             if not param.requires_grad:
                 continue
             depth, num_layers = layer_depth(name, 'backbone.')
             scale = decay_rate**(num_layers - 1 - depth)
-            no_decay = (param.ndim == 1 or name.endswith('.bias')
-                        or any(k in name for k in no_decay_names))
+            no_decay = (
+                param.ndim == 1 or name.endswith('.bias')
+                or any(k in name for k in no_decay_names))
             group = groups.setdefault(
                 (depth, no_decay),
                 dict(

@@ -5,9 +5,8 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
-from mmengine.model import BaseModule
-
 from mmengine.logging import MMLogger
+from mmengine.model import BaseModule
 
 from infmae_mm.registry import register_in_hosts
 from ..layers import (ConvPatchEmbed, MaskedConvBlock, RelativePositionBias,
@@ -105,30 +104,30 @@ class InfMAEViT(BaseModule):
 
     arch_zoo: Dict[str, dict] = {
         **dict.fromkeys(['n', 'nano'], {
-            'embed_dims': (32, 48, 64),
-            'depths': (1, 1, 2),
-            'num_heads': 2
-        }),
+                            'embed_dims': (32, 48, 64),
+                            'depths': (1, 1, 2),
+                            'num_heads': 2
+                        }),
         **dict.fromkeys(['t', 'tiny'], {
-            'embed_dims': (64, 96, 192),
-            'depths': (2, 2, 4),
-            'num_heads': 3
-        }),
+                            'embed_dims': (64, 96, 192),
+                            'depths': (2, 2, 4),
+                            'num_heads': 3
+                        }),
         **dict.fromkeys(['s', 'small'], {
-            'embed_dims': (128, 256, 384),
-            'depths': (2, 2, 11),
-            'num_heads': 6
-        }),
+                            'embed_dims': (128, 256, 384),
+                            'depths': (2, 2, 11),
+                            'num_heads': 6
+                        }),
         **dict.fromkeys(['b', 'base'], {
-            'embed_dims': (256, 384, 768),
-            'depths': (2, 2, 11),
-            'num_heads': 12
-        }),
+                            'embed_dims': (256, 384, 768),
+                            'depths': (2, 2, 11),
+                            'num_heads': 12
+                        }),
         **dict.fromkeys(['l', 'large'], {
-            'embed_dims': (384, 768, 1024),
-            'depths': (2, 2, 23),
-            'num_heads': 16
-        }),
+                            'embed_dims': (384, 768, 1024),
+                            'depths': (2, 2, 23),
+                            'num_heads': 16
+                        }),
     }
 
     def __init__(self,
@@ -176,8 +175,8 @@ class InfMAEViT(BaseModule):
         self.embed_dims = dims
         self.depths = depths
         self.in_channels = in_channels
-        img_size = (img_size, img_size) if isinstance(img_size,
-                                                      int) else img_size
+        img_size = (img_size,
+                    img_size) if isinstance(img_size, int) else img_size
         self.img_size = tuple(img_size)
         self.grid_size = check_token_grid(*self.img_size, TOKEN_PATCH)
         self.learnable_pos_embed = learnable_pos_embed
@@ -213,8 +212,8 @@ class InfMAEViT(BaseModule):
         ])
         self.norm = nn.LayerNorm(dims[2], eps=1e-6)
         self.window_size = window_size
-        self.global_attn_indexes = tuple(
-            i % depths[2] for i in global_attn_indexes)
+        self.global_attn_indexes = tuple(i % depths[2]
+                                         for i in global_attn_indexes)
         self.rel_pos_biases = None
         if use_rel_pos_bias:
             self.rel_pos_biases = nn.ModuleList([
@@ -259,8 +258,8 @@ class InfMAEViT(BaseModule):
         """Initialise like the official model unless loading a checkpoint.
 
         Linear layers and the k2 stage-3 embedding get Xavier-uniform (bias 0),
-        LayerNorms 1/0, the position table sin-cos; the other convolutions
-        keep PyTorch's default initialisation.
+        LayerNorms 1/0, the position table sin-cos; the other convolutions keep
+        PyTorch's default initialisation.
         """
         if (isinstance(self.init_cfg, dict)
                 and self.init_cfg.get('type') == 'Pretrained'):
@@ -274,7 +273,8 @@ class InfMAEViT(BaseModule):
         xavier_init_flat_(self.patch_embed3.projection.weight)
         mae_init_(self)
 
-    def load_pretrained(self, checkpoint: str,
+    def load_pretrained(self,
+                        checkpoint: str,
                         prefix: str = 'backbone.') -> None:
         """Load encoder weights, adapting them to this model's shapes.
 
@@ -347,7 +347,8 @@ class InfMAEViT(BaseModule):
         self._freeze_stages()
         return self
 
-    def get_layer_depth(self, param_name: str,
+    def get_layer_depth(self,
+                        param_name: str,
                         prefix: str = 'backbone.') -> Tuple[int, int]:
         """Layer id of a parameter for layer-wise learning-rate decay.
 
@@ -367,8 +368,8 @@ class InfMAEViT(BaseModule):
         if not param_name.startswith(prefix):
             return num_layers - 1, num_layers
         name = param_name[len(prefix):]
-        if name.startswith(('patch_embed', 'blocks1', 'blocks2', 'token_proj',
-                            'pos_embed')):
+        stem = ('patch_embed', 'blocks1', 'blocks2', 'token_proj', 'pos_embed')
+        if name.startswith(stem):
             return 0, num_layers
         match = re.match(r'(blocks3|rel_pos_biases)\.(\d+)\.', name)
         if match:
@@ -398,21 +399,22 @@ class InfMAEViT(BaseModule):
     def position_table(self, grid_size: Tuple[int, int]) -> torch.Tensor:
         """Position table (1, h * w, C) for a token grid.
 
-        A fixed sin-cos table is rebuilt exactly for the grid; a learned one
-        is resized bicubically.
+        A fixed sin-cos table is rebuilt exactly for the grid; a learned one is
+        resized bicubically.
         """
         if torch.jit.is_tracing():
             return self._traced_position_table(grid_size)
         if tuple(grid_size) == self.grid_size:
             return self.pos_embed
         if not self.learnable_pos_embed:
-            return sincos_pos_embed_2d(self.embed_dims[2], grid_size).to(
-                self.pos_embed)
+            return sincos_pos_embed_2d(self.embed_dims[2],
+                                       grid_size).to(self.pos_embed)
         return resize_pos_embed(self.pos_embed, self.grid_size, grid_size)
 
     def _traced_position_table(
-            self, grid_size: Tuple[Union[int, torch.Tensor],
-                                   Union[int, torch.Tensor]]) -> torch.Tensor:
+        self, grid_size: Tuple[Union[int, torch.Tensor], Union[int,
+                                                               torch.Tensor]]
+    ) -> torch.Tensor:
         """:meth:`position_table` recorded for a grid of traced sizes.
 
         Under tracing (``torch.onnx.export``, ``torch.jit.trace``) the sizes
@@ -431,8 +433,8 @@ class InfMAEViT(BaseModule):
         """
         if not self.learnable_pos_embed:
             return sincos_pos_embed_2d(
-                self.embed_dims[2], grid_size, dtype=torch.float32).to(
-                    self.pos_embed)
+                self.embed_dims[2], grid_size,
+                dtype=torch.float32).to(self.pos_embed)
         return resize_pos_embed(
             self.pos_embed, self.grid_size, grid_size, skip_same_shape=False)
 
@@ -440,11 +442,11 @@ class InfMAEViT(BaseModule):
         """Warn once when a batch looks like gray images under ImageNet
         normalisation (a swap that kept the host's data preprocessor).
 
-        Gray infrared images are read as 3 identical channels; normalising
-        them with per-channel ImageNet mean/std makes the channels differ by
-        an exact affine map. So when undoing ImageNet normalisation (RGB or
-        BGR order) makes the channels of most pixels equal again while the
-        inputs differ, the preprocessor is the host's ImageNet one.
+        Gray infrared images are read as 3 identical channels; normalising them
+        with per-channel ImageNet mean/std makes the channels differ by an
+        exact affine map. So when undoing ImageNet normalisation (RGB or BGR
+        order) makes the channels of most pixels equal again while the inputs
+        differ, the preprocessor is the host's ImageNet one.
         """
         if (self.in_channels != 3 or torch.jit.is_tracing()
                 or not x.is_floating_point()):
@@ -454,8 +456,8 @@ class InfMAEViT(BaseModule):
             spread = x.amax(1) - x.amin(1)  # (B, H, W)
             for mean, std in ((IMAGENET_MEAN, IMAGENET_STD),
                               (IMAGENET_MEAN[::-1], IMAGENET_STD[::-1])):
-                gray = x * x.new_tensor(std).view(1, 3, 1, 1) + x.new_tensor(
-                    mean).view(1, 3, 1, 1)
+                gray = x * x.new_tensor(std).view(
+                    1, 3, 1, 1) + x.new_tensor(mean).view(1, 3, 1, 1)
                 agree = (gray.amax(1) - gray.amin(1)) < 0.5
                 if ((agree & (spread > 1e-3)).float().mean() > 0.5):
                     MMLogger.get_current_instance().warning(
@@ -469,7 +471,8 @@ class InfMAEViT(BaseModule):
                     return
 
     def embed_tokens(self, f2: torch.Tensor) -> torch.Tensor:
-        """Stage-3 tokens (B, N, C3) with positions, from F2 (B, C2, h2, w2)."""
+        """Stage-3 tokens (B, N, C3) with positions, from F2 (B, C2, h2,
+        w2)."""
         x = self.patch_embed3(f2)
         grid = x.shape[2:]
         x = self.token_proj(x.flatten(2).transpose(1, 2))
@@ -482,7 +485,7 @@ class InfMAEViT(BaseModule):
         mask: Optional[IAMMask] = None,
         stage_fusion: Optional[nn.Module] = None,
     ) -> Union[Tuple[torch.Tensor, ...], Tuple[torch.Tensor, torch.Tensor,
-                                                 torch.Tensor]]:
+                                               torch.Tensor]]:
         """Encode images.
 
         Args:
@@ -518,8 +521,8 @@ class InfMAEViT(BaseModule):
                 f'scores.')
         return self.forward_masked(x, mask, grid, stage_fusion)
 
-    def forward_masked(self, x: torch.Tensor, iam: IAMMask,
-                       grid: Tuple[int, int],
+    def forward_masked(self, x: torch.Tensor, iam: IAMMask, grid: Tuple[int,
+                                                                        int],
                        stage_fusion: Optional[nn.Module]) -> tuple:
         """Masked pre-training pass; see :meth:`forward`."""
         num_tokens = grid[0] * grid[1]
@@ -551,10 +554,12 @@ class InfMAEViT(BaseModule):
     def _dense_conv_stages(self, x: torch.Tensor, iam: IAMMask,
                            grid: Tuple[int, int]) -> tuple:
         """The official formulation, the reference of the visible path:
+
         whole maps, masked positions zeroed before every depthwise mixer.
         Returns what :func:`visible_conv_stages` returns: the visible F1
         (B, N_vis, 16, C1) and F2 (B, N_vis, 4, C2) blocks and the visible
-        stage-3 tokens (B, N_vis, C3) without positions."""
+        stage-3 tokens (B, N_vis, C3) without positions.
+        """
         visible1 = 1. - upsample_token_mask(iam.mask, grid, 4).to(x.dtype)
         visible2 = 1. - upsample_token_mask(iam.mask, grid, 2).to(x.dtype)
         f1 = self.patch_embed1(x)
@@ -568,8 +573,8 @@ class InfMAEViT(BaseModule):
         tokens = torch.gather(
             tokens, 1,
             iam.ids_keep.unsqueeze(-1).expand(-1, -1, tokens.shape[-1]))
-        return (map_to_blocks(f1, iam.ids_keep, 4),
-                map_to_blocks(f2, iam.ids_keep, 2), tokens)
+        return (map_to_blocks(f1, iam.ids_keep,
+                              4), map_to_blocks(f2, iam.ids_keep, 2), tokens)
 
     def forward_features(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         """Unmasked multi-scale features; see :meth:`forward`."""
@@ -629,13 +634,13 @@ class InfMAEViT(BaseModule):
         x = tokens.reshape(B, h, w, C)
         x = nn.functional.pad(x, (0, 0, 0, pw, 0, ph))
         Hp, Wp = h + ph, w + pw
-        x = x.reshape(B, Hp // ws, ws, Wp // ws, ws, C).permute(0, 1, 3, 2, 4,
-                                                                 5)
+        x = x.reshape(B, Hp // ws, ws, Wp // ws, ws,
+                      C).permute(0, 1, 3, 2, 4, 5)
         x = x.reshape(-1, ws * ws, C)
         bias = None if self.rel_pos_biases is None else \
             self.rel_pos_biases[index]((ws, ws))
         x = block(x, bias)
-        x = x.reshape(B, Hp // ws, Wp // ws, ws, ws, C).permute(0, 1, 3, 2, 4,
-                                                                 5)
+        x = x.reshape(B, Hp // ws, Wp // ws, ws, ws,
+                      C).permute(0, 1, 3, 2, 4, 5)
         x = x.reshape(B, Hp, Wp, C)[:, :h, :w]
         return x.reshape(B, h * w, C)

@@ -14,7 +14,8 @@ _OFFICIAL_MARKERS = ('patch_embed4.weight', 'stage1_output_decode.weight')
 
 
 def load_encoder_state_dict(checkpoint: str,
-                            prefix: str = 'backbone.') -> Dict[str, torch.Tensor]:
+                            prefix: str = 'backbone.'
+                            ) -> Dict[str, torch.Tensor]:
     """Read an encoder state dict from any supported checkpoint.
 
     Supported: infmae_mm pre-training checkpoints (keys under ``prefix``),
@@ -32,8 +33,9 @@ def load_encoder_state_dict(checkpoint: str,
         KeyError: If the file holds no key under ``prefix``.
     """
     state_dict = extract_state_dict(safe_load_checkpoint(checkpoint))
-    if any(k.replace('module.', '', 1) in _OFFICIAL_MARKERS
-           for k in state_dict):
+    if any(
+            k.replace('module.', '', 1) in _OFFICIAL_MARKERS
+            for k in state_dict):
         state_dict = convert_official_state_dict(state_dict)
     if not prefix:
         return dict(state_dict)

@@ -10,9 +10,9 @@ from mmseg.models.utils import resize
 from mmseg.utils import SampleList
 
 from infmae_mm.registry import register_in_hosts
-from ..width_check import check_widths
 # Also registers SoftIoULoss, which the default loss_decode names.
 from ..losses.soft_iou_loss import target_probability
+from ..width_check import check_widths
 
 
 @register_in_hosts('MODELS', hosts=('mmseg', ))
@@ -127,11 +127,16 @@ class SmallTargetHead(BaseDecodeHead):
                  dropout_ratio: float = 0.,
                  norm_cfg: dict = dict(type='BN', requires_grad=True),
                  act_cfg: dict = dict(type='ReLU'),
-                 loss_decode: Union[dict, Sequence[dict]] = (
-                     dict(type='CrossEntropyLoss', use_sigmoid=True,
-                          avg_non_ignore=True, loss_weight=1.0,
-                          loss_name='loss_bce'),
-                     dict(type='SoftIoULoss', loss_weight=1.0)),
+                 loss_decode: Union[dict,
+                                    Sequence[dict]] = (dict(
+                                        type='CrossEntropyLoss',
+                                        use_sigmoid=True,
+                                        avg_non_ignore=True,
+                                        loss_weight=1.0,
+                                        loss_name='loss_bce'),
+                                                       dict(
+                                                           type='SoftIoULoss',
+                                                           loss_weight=1.0)),
                  **kwargs) -> None:
         if num_classes != 2 or out_channels not in (1, 2):
             raise ValueError(
@@ -170,19 +175,30 @@ class SmallTargetHead(BaseDecodeHead):
         num_up = len(self.up_channels)
         self.up_blocks = nn.ModuleList(
             nn.Sequential(
-                ConvModule(c_in, c_out, 2, stride=2, norm_cfg=norm_cfg,
-                           act_cfg=act_cfg, conv_cfg=dict(type='deconv')),
+                ConvModule(
+                    c_in,
+                    c_out,
+                    2,
+                    stride=2,
+                    norm_cfg=norm_cfg,
+                    act_cfg=act_cfg,
+                    conv_cfg=dict(type='deconv')),
                 # the last conv is linear: conv_seg reads signed features
-                ConvModule(c_out, c_out, 3, padding=1, conv_cfg=conv_cfg,
-                           norm_cfg=norm_cfg,
-                           act_cfg=act_cfg if i < num_up - 1 else None))
+                ConvModule(
+                    c_out,
+                    c_out,
+                    3,
+                    padding=1,
+                    conv_cfg=conv_cfg,
+                    norm_cfg=norm_cfg,
+                    act_cfg=act_cfg if i < num_up - 1 else None))
             for i, (c_in, c_out) in enumerate(zip(widths[:-1], widths[1:])))
         # BaseDecodeHead built conv_seg on `channels`; it reads the last
         # upsampling width here.
         self.conv_seg = nn.Conv2d(self.up_channels[-1], self.out_channels, 1)
 
     def init_weights(self) -> None:
-        """mmseg's init (normal std 0.01 on ``conv_seg``), then the prior.
+        """Mmseg's init (normal std 0.01 on ``conv_seg``), then the prior.
 
         ``conv_seg``'s bias is set so that every pixel starts with target
         probability ``prior_prob``: ``log(p / (1 - p))`` for a sigmoid head,
@@ -230,7 +246,7 @@ class SmallTargetHead(BaseDecodeHead):
 
     def loss_by_feat(self, seg_logits: torch.Tensor,
                      batch_data_samples: SampleList) -> dict:
-        """mmseg's losses, with a pixel accuracy that means something.
+        """Mmseg's losses, with a pixel accuracy that means something.
 
         mmseg's ``accuracy`` takes the arg-max over channels, which is always
         0 for one channel: its ``acc_seg`` would be the background share.
@@ -249,9 +265,11 @@ class SmallTargetHead(BaseDecodeHead):
             with torch.no_grad():
                 label = self._stack_batch_gt(batch_data_samples)[:, 0]
                 prob = target_probability(
-                    resize(seg_logits, size=label.shape[1:],
-                           mode='bilinear',
-                           align_corners=self.align_corners))
+                    resize(
+                        seg_logits,
+                        size=label.shape[1:],
+                        mode='bilinear',
+                        align_corners=self.align_corners))
                 valid = label != self.ignore_index
                 correct = (prob > self.threshold).long() == label
                 losses['acc_seg'] = 100 * correct[valid].float().mean() \

@@ -1,12 +1,12 @@
+from .branch_attention_unit import BranchAttentionUnit
 from .conv_block import ConvFFN, MaskedConvBlock
+from .frequency_filter import AdaptiveFrequencyFilter
+from .frequency_guided_block import FrequencyGuidedBlock
 from .patch_embed import ConvPatchEmbed, layer_norm_2d
 from .pos_embed import resize_pos_embed, sincos_pos_embed_2d
 from .relative_position import RelativePositionBias, relative_position_index
 from .transformer_block import FFN, MultiheadSelfAttention, TransformerBlock
 from .weight_init import mae_init_, xavier_init_flat_
-from .branch_attention_unit import BranchAttentionUnit
-from .frequency_filter import AdaptiveFrequencyFilter
-from .frequency_guided_block import FrequencyGuidedBlock
 
 __all__ = [
     'ConvFFN', 'MaskedConvBlock', 'ConvPatchEmbed', 'layer_norm_2d',

@@ -1,4 +1,5 @@
-"""Fixed 2-D sine-cosine position tables (MAE convention) and their resizing."""
+"""Fixed 2-D sine-cosine position tables (MAE convention) and their
+resizing."""
 from typing import Tuple
 
 import torch

@@ -91,7 +91,8 @@ class TransformerBlock(nn.Module):
         self.attn = MultiheadSelfAttention(embed_dims, num_heads, qkv_bias)
         self.norm2 = nn.LayerNorm(embed_dims, eps=norm_eps)
         self.ffn = FFN(embed_dims, mlp_ratio)
-        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+        self.drop_path = DropPath(
+            drop_path) if drop_path > 0 else nn.Identity()
         if layer_scale_init is not None:
             self.gamma_1 = nn.Parameter(
                 torch.full((embed_dims, ), float(layer_scale_init)))
@@ -103,7 +104,8 @@ class TransformerBlock(nn.Module):
     def forward(self,
                 x: torch.Tensor,
                 attn_bias: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """Run the block on (B, N, C) tokens; see ``MultiheadSelfAttention``."""
+        """Run the block on (B, N, C) tokens; see
+        ``MultiheadSelfAttention``."""
         y = self.attn(self.norm1(x), attn_bias)
         if self.gamma_1 is not None:
             y = self.gamma_1 * y

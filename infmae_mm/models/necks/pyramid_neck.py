@@ -12,7 +12,8 @@ from ..width_check import check_widths
 
 @register_in_hosts('MODELS', hosts=('mmseg', 'mmdet'))
 class InfMAEPyramidNeck(BaseModule):
-    """Turn the encoder's F1 (stride 4), F2 (8), F3 (16) into a 4-level pyramid.
+    """Turn the encoder's F1 (stride 4), F2 (8), F3 (16) into a 4-level
+    pyramid.
 
     F4 (stride 32) is a 3x3 stride-2 convolution of F3 followed by a norm and
     GELU (paper section 4.3). Padding 1 makes F4 exactly half of F3 (MCMAE
@@ -73,7 +74,8 @@ class InfMAEPyramidNeck(BaseModule):
         self.projections = None
         if out_channels is not None:
             self.projections = nn.ModuleList([
-                ConvModule(c, out_channels, 1, norm_cfg=norm_cfg, act_cfg=None)
+                ConvModule(
+                    c, out_channels, 1, norm_cfg=norm_cfg, act_cfg=None)
                 for c in (*in_channels, c3)
             ])
 

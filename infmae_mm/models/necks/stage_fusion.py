@@ -35,7 +35,7 @@ class InfMAEStageFusion(nn.Module):
     def __init__(self,
                  in_channels: Sequence[int] = (256, 384),
                  out_channels: int = 768,
-                 strides: Sequence[int] = (4, 2)) -> None:
+                 strides: Sequence[int] = (4, 2)):
         super().__init__()
         self.projections = nn.ModuleList([
             nn.Conv2d(c, out_channels, kernel_size=s, stride=s)
@@ -66,7 +66,7 @@ class InfMAEStageFusion(nn.Module):
                     f'{feat.shape[2]} (features of shape '
                     f'{tuple(feat.shape)}).')
             # (C3, C, k, k) -> (C3, k * k * C), matching raster (p, q, c).
-            weight = proj.weight.permute(0, 2, 3, 1).reshape(
-                proj.weight.shape[0], -1)
+            weight = proj.weight.permute(0, 2, 3,
+                                         1).reshape(proj.weight.shape[0], -1)
             fused = fused + F.linear(feat.flatten(2), weight, proj.bias)
         return fused

@@ -27,7 +27,8 @@ infmae_backbone = dict(
     global_attn_indexes=(2, 5, 8, 10),
     out_indices=(0, 1, 2),
     init_cfg=dict(
-        type='Pretrained', checkpoint=pretrained_checkpoint,
+        type='Pretrained',
+        checkpoint=pretrained_checkpoint,
         prefix='backbone.'))
 
 infmae_neck = [

@@ -9,9 +9,7 @@ optim_wrapper = dict(
     paramwise_cfg=dict(layer_decay_rate=0.75),
     clip_grad=None)
 param_scheduler = [
-    dict(
-        type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0,
-        end=500),
+    dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=500),
     dict(
         type='CosineAnnealingLR',
         T_max=25,

@@ -7,7 +7,8 @@
 dataset_type = 'InfraredImageFolder'
 data_root = 'data/Inf30/'
 ir_extensions = ('.jpg', '.jpeg', '.png', '.bmp', '.pgm', '.tif', '.tiff')
-# The one field IAMMaskGenerator writes (infmae_mm.models.masking.IAM_MASK_KEY).
+# The one field IAMMaskGenerator writes
+# (infmae_mm.models.masking.IAM_MASK_KEY).
 iam_mask_keys = ['iam_mask']
 
 train_pipeline = [

@@ -11,9 +11,7 @@ ir_std = [0.200 * 255] * 3
 model = dict(
     type='InfMAE',
     data_preprocessor=dict(
-        type='SelfSupDataPreprocessor',
-        mean=ir_mean,
-        std=ir_std,
+        type='SelfSupDataPreprocessor', mean=ir_mean, std=ir_std,
         to_rgb=False),
     backbone=dict(type='InfMAEViT', arch='base', img_size=224, in_channels=3),
     stage_fusion=dict(type='InfMAEStageFusion'),
