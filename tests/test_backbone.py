@@ -21,7 +21,10 @@ def random_iam(batch, num_tokens, stride=4, seed=0):
     return select_tokens(torch.rand(batch, num_tokens, generator=g), stride)
 
 
-@pytest.mark.parametrize('arch', ARCHS)
+@pytest.mark.parametrize('arch', [
+    pytest.param(a, marks=pytest.mark.slow) if a in ('base', 'large') else a
+    for a in ARCHS
+])
 def test_arch_feature_and_masked_shapes(arch):
     model = build(arch)
     dims = model.embed_dims

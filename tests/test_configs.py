@@ -32,6 +32,7 @@ def iam_step(cfg):
     return steps[0] if steps else None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('path', PRETRAIN_CONFIGS, ids=osp.basename)
 def test_config_builds(path):
     cfg = load(path)

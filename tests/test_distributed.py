@@ -204,6 +204,7 @@ def _nano(part: dict, widths: dict) -> None:
             part[key] = [widths.get(v, v) for v in value]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('path', SEG_CONFIGS, ids=osp.basename)
 def test_every_trainable_parameter_gets_a_gradient(path):
     """DDP without find_unused_parameters needs it in every iteration."""

@@ -49,6 +49,7 @@ def randomize(module, seed=0):
     return module
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('kind', ['sincos', 'learned-windowed'])
 def test_backbone_export_is_dynamic(kind, tmp_path):
     torch.manual_seed(0)
@@ -88,6 +89,7 @@ def randomized_segmentor(seed=0):
     return segmentor, names
 
 
+@pytest.mark.slow
 def test_segmentor_export_is_dynamic(tmp_path):
     segmentor, names = randomized_segmentor()
     assert names == ['seg_logits']

@@ -229,6 +229,7 @@ def test_interrupted_writes_are_removed_at_start(tmp_path):
     assert {'epoch_1.pth', 'last_checkpoint'} <= names
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('folder', ['pretrain', 'seg', 'det', 'irstd'])
 def test_configs_use_the_atomic_checkpoint_hook(folder):
     paths = glob.glob(osp.join(REPO, 'configs', folder, '*.py'))

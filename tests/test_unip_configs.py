@@ -10,6 +10,9 @@ from mmengine.registry import init_default_scope
 
 from tests.host_tools import REPO
 
+# Builds ViT-L teachers and every full-size config.
+pytestmark = pytest.mark.slow
+
 PRETRAIN = sorted(glob.glob(osp.join(REPO, 'configs/pretrain/unip_*.py')))
 SEG = sorted(glob.glob(osp.join(REPO, 'configs/seg/unip_*.py')))
 # (student dims, teacher arch, teacher layer, heads, per-GPU batch, accum)
