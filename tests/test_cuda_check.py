@@ -316,3 +316,39 @@ def test_benchmark_gpu_table_uses_the_datasheet_peak_and_shows_failures():
     assert '| 500 (20.0) |' in rows['| UperNet + InfMAE-B']
     assert 'time budget' in rows['| UperNet + R-50 (mmseg)']
     assert 'peak 989 TFLOP/s' in table and 'float16 8192^3' in table
+
+
+def test_multimodal_flag_is_turned_off_only_when_it_breaks_the_import(
+        tmp_path):
+    """A stand-in mmpretrain whose models import fails while its multimodal
+    flag is on (as mmpretrain 1.2 next to transformers 5.x does)."""
+    package = tmp_path / 'mmpretrain'
+    (package / 'utils').mkdir(parents=True)
+    (package / 'models').mkdir()
+    (package / '__init__.py').write_text('')
+    (package / 'utils' / '__init__.py').write_text('')
+    dependency = package / 'utils' / 'dependency.py'
+    dependency.write_text('WITH_MULTIMODAL = all(\n    [True])\n')
+    (package / 'models' / '__init__.py').write_text(
+        'from mmpretrain.utils.dependency import WITH_MULTIMODAL\n'
+        'if WITH_MULTIMODAL:\n'
+        '    raise TypeError("NoneType takes no arguments")\n')
+    call = ('import sys; sys.path.insert(0, "tools"); import gpu_check; '
+            'print(gpu_check.disable_mmpretrain_multimodal())')
+    env = dict(os.environ, PYTHONPATH=f'{tmp_path}{os.pathsep}{REPO}')
+
+    def run():
+        return subprocess.run([sys.executable, '-c', call],
+                              cwd=REPO,
+                              env=env,
+                              capture_output=True,
+                              text=True,
+                              timeout=120).stdout
+
+    first = run()
+    assert 'multimodal models turned off' in first
+    assert 'NoneType takes no arguments' in first
+    assert 'imports now' in first
+    assert 'WITH_MULTIMODAL = False and all(' in dependency.read_text()
+    # Once it imports, nothing is touched again.
+    assert run().strip() == 'mmpretrain.models imports'

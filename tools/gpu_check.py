@@ -154,6 +154,49 @@ def ensure_distutils() -> str:
     return f'missing: installed setuptools/_distutils as {target}'
 
 
+def probe_import(module: str) -> Optional[str]:
+    """None when ``module`` imports in a fresh interpreter, else the last line
+    of its error."""
+    probe = subprocess.run([sys.executable, '-c', f'import {module}'],
+                           capture_output=True,
+                           text=True)
+    if probe.returncode == 0:
+        return None
+    lines = probe.stderr.strip().splitlines() or ['(no message)']
+    return lines[-1][:200]
+
+
+def disable_mmpretrain_multimodal() -> str:
+    """Let ``mmpretrain.models`` import next to an incompatible transformers.
+
+    mmpretrain 1.2 imports its BLIP / multimodal models whenever
+    ``transformers`` and ``pycocotools`` are importable; with the transformers
+    5.x of current GPU images that import fails and takes
+    ``mmpretrain.models`` with it. The package uses no multimodal model, so
+    where the probe fails the installed copy's ``WITH_MULTIMODAL`` flag is
+    turned off.
+    """
+    error = probe_import('mmpretrain.models')
+    if error is None:
+        return 'mmpretrain.models imports'
+    spec = importlib.util.find_spec('mmpretrain')
+    if spec is None or not spec.submodule_search_locations:
+        return f'mmpretrain is not installed ({error})'
+    path = osp.join(
+        list(spec.submodule_search_locations)[0], 'utils', 'dependency.py')
+    with open(path) as f:
+        text = f.read()
+    flag = 'WITH_MULTIMODAL = all('
+    if flag not in text:
+        return f'mmpretrain.models does not import: {error}'
+    atomic_write(path, text.replace(flag, 'WITH_MULTIMODAL = False and all(',
+                                    1))
+    after = probe_import('mmpretrain.models')
+    return (f'multimodal models turned off ({error}): ' +
+            ('mmpretrain.models imports now'
+             if after is None else f'still fails: {after}'))
+
+
 def atomic_write(path: str, text: str) -> None:
     folder = osp.dirname(osp.abspath(path))
     os.makedirs(folder, exist_ok=True)
@@ -174,6 +217,8 @@ def prepare(args: argparse.Namespace) -> int:
         platform=platform.platform(),
         mmcv_ops=install_mmcv_ext_fallback() if name else 'not checked',
         distutils=ensure_distutils() if name else 'not checked',
+        mmpretrain_multimodal=disable_mmpretrain_multimodal()
+        if name else 'not checked',
     )
     env['versions'] = versions()
     if name and not args.dry_run_cpu:
