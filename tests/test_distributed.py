@@ -142,6 +142,7 @@ def test_pretraining_on_two_processes(tmp_path):
         'train_dataloader.num_workers=0',
         'train_dataloader.persistent_workers=False',
         f'train_dataloader.dataset.data_root={data}',
+        f'val_dataloader.dataset.data_root={data}',
         'default_hooks.logger.interval=1'
     ])
     # 24 images, 2 ranks x batch 4: 3 iterations, each rank its own 12.

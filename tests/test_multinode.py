@@ -93,6 +93,7 @@ def test_pretraining_on_two_nodes(tmp_path):
             'train_dataloader.batch_size=4', 'train_dataloader.num_workers=0',
             'train_dataloader.persistent_workers=False',
             f'train_dataloader.dataset.data_root={data}',
+            f'val_dataloader.dataset.data_root={data}',
             'default_hooks.logger.interval=1'
         ]
         log = open(tmp_path / f'node{node}.log', 'w')

@@ -264,6 +264,7 @@ def test_sigkill_then_resume(tmp_path):
         'train_dataloader.num_workers=0',
         'train_dataloader.persistent_workers=False',
         f'train_dataloader.dataset.data_root={data}',
+        f'val_dataloader.dataset.data_root={data}',
         'default_hooks.checkpoint.interval=1',
         'default_hooks.logger.interval=1'
     ]

@@ -213,6 +213,10 @@ def test_readme_swap_trains_on_the_host_config(name, tmp_path):
     leaf.write_text(f"_base_ = ['./swap.py']\n{data}{SHORT_RUN}")
     cfg = Config.fromfile(str(leaf))
     cfg.work_dir = str(tmp_path / 'work')
+    # A unique name: mmengine keys the Runner's DefaultScope by experiment
+    # name (config name + timestamp to the second), and two runs within one
+    # second would share the first run's scope.
+    cfg.experiment_name = f'swap-{name}-{uuid.uuid4().hex}'
 
     runner = Runner.from_cfg(cfg)
     backbone = runner.model.backbone

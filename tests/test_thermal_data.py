@@ -440,7 +440,8 @@ def test_mim_train_survives_bad_files(tmp_path):
         'train_dataloader.num_workers=0',
         'train_dataloader.persistent_workers=False',
         'train_dataloader.batch_size=4',
-        f'train_dataloader.dataset.data_root={data}'
+        f'train_dataloader.dataset.data_root={data}',
+        f'val_dataloader.dataset.data_root={data}'
     ])
     assert osp.isfile(osp.join(work, 'epoch_1.pth')), out[-3000:]
     for path in bad:
