@@ -7,6 +7,7 @@ from mmengine.model import BaseModule
 
 from infmae_mm.registry import register_in_hosts
 from ..layers import TransformerBlock, sincos_pos_embed_2d
+from ..layers.weight_init import mae_init_
 from ..width_check import check_widths
 
 
@@ -80,13 +81,7 @@ class InfMAEPretrainDecoder(BaseModule):
             self.decoder_pos_embed.copy_(
                 sincos_pos_embed_2d(self.decoder_embed_dim, self.grid_size))
         nn.init.normal_(self.mask_token, std=.02)
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.xavier_uniform_(m.weight)
-                nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.LayerNorm):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        mae_init_(self)
 
     def forward(self,
                 latent: torch.Tensor,
