@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from infmae_mm.models.backbones.visible_conv_stages import (
-    _VisibleDepthwiseConv, halo_index, map_to_blocks)
+    _depthwise_correlation, _VisibleDepthwiseConv, halo_index, map_to_blocks)
 
 
 def dense_reference(blocks, ids_keep, grid, side, weight, bias):
@@ -91,3 +91,17 @@ def test_backward_computes_in_the_gradient_dtype():
             continue
         assert g.dtype == torch.bfloat16
         torch.testing.assert_close(g.float(), r, rtol=0.05, atol=0.3)
+
+
+@pytest.mark.parametrize('side,kernel', [(4, 5), (2, 5), (3, 3)])
+def test_depthwise_correlation_is_the_weight_gradient(side, kernel):
+    """The CPU tap loop equals PyTorch's depthwise weight gradient
+    (``conv2d_weight``) on channels-last maps."""
+    torch.manual_seed(0)
+    M, C, S = 6, 5, side + kernel - 1
+    x = torch.randn(M, S, S, C, dtype=torch.float64).permute(0, 3, 1, 2)
+    g = torch.randn(M, side, side, C, dtype=torch.float64).permute(0, 3, 1, 2)
+    expected = torch.nn.grad.conv2d_weight(
+        x, (C, 1, kernel, kernel), g, groups=C)
+    torch.testing.assert_close(
+        _depthwise_correlation(x, g, kernel), expected, rtol=1e-12, atol=1e-12)

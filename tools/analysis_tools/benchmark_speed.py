@@ -4,6 +4,7 @@ peers (``make bench``).
     python tools/analysis_tools/benchmark_speed.py [--device auto|cpu|cuda]
         [--amp none|fp16|bf16] [--batch N] [--sizes 224 448] [--repeats 5]
         [--cases pretrain,iam,backbone,inference,peers] [--budget-s S]
+        [--case-timeout-s S] [--interleave auto|yes|no]
         [--out work_dirs/bench/benchmark.json] [--quick]
 
 Measured in one run, on the CPU (default without CUDA: fp32, batch 8) or on
@@ -44,17 +45,40 @@ memory, an abort) fails only that case; a failed or skipped case is reported
 with its reason. ``--budget-s`` skips the cases that would start after the
 budget. The table is printed and the results are written as JSON
 (atomically).
+
+Interleaved pre-training steps (``--interleave``, default on the CPU): a
+shared machine's speed drifts between cases by several percent, more than a
+ratio of medians taken minutes apart can bear. So at each size InfMAE-B (both
+mask sources) and MAE ViT-B each get one persistent worker process (built and
+warmed up as a fresh case, one after the other, then idle waiting for
+commands on stdin, so that each peak memory stays its own), and the driver
+runs ``--repeats`` rounds: in each, every worker runs one timed step, one
+after the other, round r starting at kind r mod 3 so that no kind always runs
+first. Every kind's ``rounds`` are its per-round seconds (``seconds`` their
+median), and its ``ratio_vs_mae`` (the table's "vs MAE ViT-B") is the median
+over rounds of its time per image over MAE's in the same round: drift slower
+than a round cancels. Each wait for a worker (ready, a step, the result) is
+limited as a case (``--case-timeout-s``, the budget); a worker that dies,
+times out or fails is reported with its reason while the others go on (its
+ratios are then missing), and every worker is killed at the end. The dense
+reference (slow, 7.7 GB at 448) runs alone afterwards; on CUDA (auto: not
+interleaved) every case runs alone as above.
 """
 import argparse
+import collections
 import gc
+import importlib
 import json
 import os
 import os.path as osp
 import platform
+import queue
 import resource
 import statistics
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from typing import Callable, Dict, List, Optional, Tuple
 
@@ -252,54 +276,139 @@ def _optim_wrapper(model, amp: Optional[str]):
         optimizer=optimizer, loss_scale='dynamic', dtype=dtype)
 
 
-def work_train_step(kind: str,
-                    size: int,
-                    batch: int,
-                    repeats: int,
-                    amp: Optional[str] = None) -> dict:
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
-    model, cfg = _pretrain_model(kind, size)
-    wrapper = _optim_wrapper(model, amp)
-    tried: List[int] = []
-    while True:
-        tried.append(batch)
-        inputs, samples = _pretrain_batch(model, cfg, kind, size, batch)
+class TrainStep:
+    """One kind's pre-training step, built as the benchmark times it: the model
+    (``_pretrain_model``), AdamW in mmengine's wrapper (``_optim_wrapper``) and
+    a batch (``_pretrain_batch``); calling it runs one step (forward, backward,
+    update).
 
-        def step():
-            with wrapper.optim_context(model):
-                loss = model.loss(inputs, samples)['loss']
-            wrapper.update_params(loss)
+    The one implementation behind both modes (``work_train_step``, a fresh
+    process per case, and ``work_train_step_server``, the interleaved
+    worker). ``--step-builder MODULE:NAME`` swaps in another class with the
+    same interface (``batch``, ``tried``, ``fit``, ``__call__``, ``flops``;
+    constructor ``(kind, size, batch, amp)``): the tests' fake kinds.
+    """
 
-        try:
-            times = _timed(step, warmup=_warmup(), repeats=repeats)
-            break
-        except torch.cuda.OutOfMemoryError:
-            if batch == 1:
-                raise
-        # Out of memory: free (outside the handler, whose traceback holds
-        # the step's tensors) and halve the batch.
-        wrapper.zero_grad()
-        inputs = samples = step = None
-        gc.collect()
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats()
-        batch //= 2
-    peak = _peak_memory_mb()
-    with FlopCounterMode(display=False) as counter:
-        with wrapper.optim_context(model):
-            loss = model.loss(inputs, samples)['loss']
-        loss.backward()
+    def __init__(self, kind: str, size: int, batch: int, amp: Optional[str]):
+        self.kind, self.size = kind, size
+        self.model, self.cfg = _pretrain_model(kind, size)
+        self.wrapper = _optim_wrapper(self.model, amp)
+        self.tried: List[int] = []
+        self._make_batch(batch)
+
+    def _make_batch(self, batch: int) -> None:
+        self.tried.append(batch)
+        self.batch = batch
+        self.inputs, self.samples = _pretrain_batch(self.model, self.cfg,
+                                                    self.kind, self.size,
+                                                    batch)
+
+    def __call__(self) -> None:
+        with self.wrapper.optim_context(self.model):
+            loss = self.model.loss(self.inputs, self.samples)['loss']
+        self.wrapper.update_params(loss)
+
+    def fit(self, run: Callable):
+        """``run()``'s result; when it runs out of GPU memory, the batch is
+        halved and ``run`` tried again (down to a batch of 1)."""
+        import torch
+        while True:
+            try:
+                return run()
+            except torch.cuda.OutOfMemoryError:
+                if self.batch == 1:
+                    raise
+            # Out of memory: free (outside the handler, whose traceback
+            # holds the step's tensors) and halve the batch.
+            self.wrapper.zero_grad()
+            self.inputs = self.samples = None
+            gc.collect()
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats()
+            self._make_batch(self.batch // 2)
+
+    def flops(self) -> int:
+        """FLOPs of one step's forward and backward (attention included)."""
+        from torch.utils.flop_counter import FlopCounterMode
+        with FlopCounterMode(display=False) as counter:
+            with self.wrapper.optim_context(self.model):
+                loss = self.model.loss(self.inputs, self.samples)['loss']
+            loss.backward()
+        return counter.get_total_flops()
+
+
+def _step_builder(spec: Optional[str]) -> Callable:
+    """``TrainStep``, or the class ``MODULE:NAME`` names (importable from the
+    repository root)."""
+    if not spec:
+        return TrainStep
+    module, _, name = spec.partition(':')
+    if sys.path[:1] != [REPO]:
+        sys.path.insert(0, REPO)  # before site-packages (a stray `tests`)
+    return getattr(importlib.import_module(module), name)
+
+
+def _train_step_result(step, times: List[float], amp: Optional[str]) -> dict:
+    peak = _peak_memory_mb()  # before the FLOP-counting pass
+    flops = step.flops()
     median = statistics.median(times)
     return dict(
         seconds=median,
         times=times,
-        batch=batch,
-        batches_tried=tried,
+        batch=step.batch,
+        batches_tried=step.tried,
         amp=amp or 'none',
-        images_per_s=batch / median,
+        images_per_s=step.batch / median,
         peak_memory_mb=peak,
-        flops=counter.get_total_flops())
+        flops=flops)
+
+
+def work_train_step(kind: str,
+                    size: int,
+                    batch: int,
+                    repeats: int,
+                    amp: Optional[str] = None,
+                    builder: Optional[str] = None) -> dict:
+    step = _step_builder(builder)(kind, size, batch, amp)
+    times = step.fit(lambda: _timed(step, warmup=_warmup(), repeats=repeats))
+    return _train_step_result(step, times, amp)
+
+
+def _reply(tag: str, payload: dict) -> None:
+    # A leading newline ends whatever partial line a library left on stdout.
+    print(f'\n{tag} {json.dumps(payload)}', flush=True)
+
+
+def work_train_step_server(kind: str,
+                           size: int,
+                           batch: int,
+                           amp: Optional[str] = None,
+                           builder: Optional[str] = None) -> dict:
+    """The interleaved mode's persistent worker (``Runner.interleave``).
+
+    Builds the step and runs the warm-up as ``work_train_step``, replies
+    ``READY {...}``, then serves commands read from stdin, one a line:
+    ``step`` runs one timed step and replies ``STEP {"seconds": s}``;
+    ``finish`` returns the result (printed as ``RESULT {...}`` by ``main``,
+    as every worker's). Other stdout lines (mmengine's logging) are not
+    replies; stdin closing (the parent gone) ends the process.
+    """
+    step = _step_builder(builder)(kind, size, batch, amp)
+    step.fit(lambda: _timed(step, warmup=_warmup(), repeats=0))
+    _reply('READY', dict(batch=step.batch, batches_tried=step.tried))
+    times: List[float] = []
+    while True:
+        command = sys.stdin.readline()
+        if not command:
+            raise SystemExit('stdin closed before "finish"')
+        command = command.strip()
+        if command == 'step':
+            times += _timed(step, warmup=0, repeats=1)
+            _reply('STEP', dict(seconds=times[-1]))
+        elif command == 'finish':
+            return _train_step_result(step, times, amp)
+        elif command:
+            raise SystemExit(f'unknown command {command!r}')
 
 
 def work_iam_share(batch: int, repeats: int) -> dict:
@@ -477,6 +586,7 @@ def work_matmul_peak(repeats: int, amp: Optional[str] = None) -> dict:
 
 WORKERS = dict(
     train_step=work_train_step,
+    train_step_server=work_train_step_server,
     iam_share=work_iam_share,
     backbone=work_backbone,
     inference=work_inference,
@@ -485,36 +595,173 @@ WORKERS = dict(
 
 
 # ------------------------------------------------------------------ driver
+class WorkerError(RuntimeError):
+    """An interleaved worker died, timed out or failed (the reason)."""
+
+
+class StepServer:
+    """A persistent ``train_step_server`` worker process and its line protocol
+    (``work_train_step_server``)."""
+
+    def __init__(self, cmd: List[str], env: dict):
+        # stderr to a file (no pipe to fill and block the worker); stdout
+        # drained by a thread into a queue of lines.
+        self.stderr = tempfile.TemporaryFile(mode='w+b')
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=REPO,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.stderr,
+            text=True,
+            errors='replace',
+            bufsize=1)
+        self.lines: queue.Queue = queue.Queue()
+        self.other: collections.deque = collections.deque(maxlen=3)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        try:
+            for line in self.proc.stdout:
+                self.lines.put(line.rstrip('\n'))
+        except (OSError, ValueError):  # closed by kill()
+            pass
+        finally:
+            self.lines.put(None)
+
+    def request(self, command: Optional[str], tag: str,
+                timeout: float) -> dict:
+        """Send ``command`` (None: send nothing), then wait for the reply line
+        ``TAG {json}``; raises ``WorkerError``."""
+        if command:
+            try:
+                self.proc.stdin.write(command + '\n')
+                self.proc.stdin.flush()
+            except OSError:
+                pass  # it died: its stdout ends, which says why below
+        end = time.monotonic() + timeout
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                self.kill()
+                raise WorkerError(f'timed out after {timeout:.0f} s waiting '
+                                  f'for {tag}')
+            try:
+                line = self.lines.get(timeout=left)
+            except queue.Empty:
+                continue
+            if line is None:
+                raise WorkerError(self._exit_reason())
+            head, _, payload = line.partition(' ')
+            if head == tag:
+                try:
+                    value = json.loads(payload)
+                except ValueError:
+                    value = None
+                if isinstance(value, dict):
+                    return value
+            if line.strip():
+                self.other.append(line)
+
+    def _exit_reason(self) -> str:
+        try:
+            code = self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # closed its stdout, still alive
+            self.kill()
+            code = self.proc.returncode
+        self.stderr.seek(0, os.SEEK_END)
+        self.stderr.seek(max(0, self.stderr.tell() - 65536))
+        tail = self.stderr.read().decode(errors='replace').strip()
+        lines = tail.splitlines() or list(self.other)
+        return f'exit {code}: ' + ' | '.join(lines[-3:])[-600:]
+
+    def kill(self) -> None:
+        """Kill the process (if still alive) and reap it."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self.reader.join(timeout=5)
+        for stream in (self.proc.stdin, self.proc.stdout, self.stderr):
+            try:
+                stream.close()
+            except OSError:
+                pass
+
+
+def add_ratios(measured: Dict[str, dict], reference: str = 'mae') -> None:
+    """Per-round time ratios of the interleaved kinds against ``reference``.
+
+    Adds to every successful kind but the reference ``ratios_vs_mae`` (per
+    round: its time per image over the reference's in the same round) and
+    ``ratio_vs_mae`` (their median), or ``ratio_vs_mae_missing`` (why not).
+    """
+    ref = measured.get(reference)
+    for kind, result in measured.items():
+        if kind == reference or 'error' in result:
+            continue
+        if not ref or 'error' in ref:
+            result['ratio_vs_mae_missing'] = (
+                f'{reference}: ' + (ref['error'] if ref else 'not run'))
+            continue
+        if len(result['rounds']) != len(ref['rounds']):
+            result['ratio_vs_mae_missing'] = (
+                f'{len(result["rounds"])} rounds against '
+                f'{len(ref["rounds"])} of {reference}')
+            continue
+        ratios = [(t / result['batch']) / (m / ref['batch'])
+                  for t, m in zip(result['rounds'], ref['rounds'])]
+        result['ratios_vs_mae'] = ratios
+        result['ratio_vs_mae'] = statistics.median(ratios)
+
+
 class Runner:
     """Runs worker cases in fresh interpreters within a time budget."""
 
-    def __init__(self, threads: int, device: str, budget_s: float,
-                 case_timeout_s: float):
+    def __init__(self,
+                 threads: int,
+                 device: str,
+                 budget_s: float,
+                 case_timeout_s: float,
+                 log: Callable = print):
         self.threads, self.device = threads, device
         self.deadline = time.monotonic() + budget_s
         self.case_timeout_s = case_timeout_s
+        self.log = log
 
-    def __call__(self, worker: str, /, **kwargs) -> dict:
-        """The worker's JSON result, or ``{'error': reason}``."""
-        left = self.deadline - time.monotonic()
-        if left < 5:
-            return dict(error='skipped: time budget (--budget-s) spent')
+    def _env(self) -> dict:
         env = dict(
             os.environ,
             OMP_NUM_THREADS=str(self.threads),
             PYTHONWARNINGS='ignore')
         if self.device == 'cpu':
             env['CUDA_VISIBLE_DEVICES'] = ''
-        cmd = [
+        return env
+
+    def _cmd(self, worker: str, kwargs: dict) -> List[str]:
+        return [
             sys.executable, __file__, '--worker', worker, '--worker-args',
             json.dumps(kwargs), '--threads',
             str(self.threads)
         ]
+
+    def _timeout(self) -> float:
+        """The wait allowed now: the case timeout, or less up to the budget's
+        deadline."""
+        return max(0.,
+                   min(self.case_timeout_s, self.deadline - time.monotonic()))
+
+    def __call__(self, worker: str, /, **kwargs) -> dict:
+        """The worker's JSON result, or ``{'error': reason}``."""
+        left = self.deadline - time.monotonic()
+        if left < 5:
+            return dict(error='skipped: time budget (--budget-s) spent')
         try:
             proc = subprocess.run(
-                cmd,
+                self._cmd(worker, kwargs),
                 cwd=REPO,
-                env=env,
+                env=self._env(),
                 capture_output=True,
                 text=True,
                 timeout=min(left, self.case_timeout_s))
@@ -530,6 +777,152 @@ class Runner:
             return dict(error=f'exit {proc.returncode}: ' +
                         ' | '.join(tail[-3:])[-600:])
         return json.loads(lines[-1][len('RESULT '):])
+
+    def interleave(self, kinds, repeats: int,
+                   **kwargs) -> Tuple[Dict[str, dict], dict]:
+        """The pre-training step of ``kinds``, interleaved.
+
+        One persistent ``train_step_server`` per kind (started one after the
+        other, each building and warming up alone), then ``repeats`` rounds:
+        in round r every live worker runs one step, one after the other,
+        starting at kind r mod len(kinds), while the others wait idle. Every
+        wait (ready, step, finish) is limited as a case (``--case-timeout-s``,
+        the budget's deadline); a worker that dies, times out or fails gives
+        ``{'error': reason}`` and the others go on. A round that would not
+        leave time for the results (3 times the longest round so far) is not
+        started. Returns kind -> result (``interleaved``, ``rounds``; ratios
+        by ``add_ratios``) and a record of the rounds' order.
+        """
+        kinds = list(kinds)
+        measured: Dict[str, dict] = {}
+        servers: Dict[str, StepServer] = {}
+        info = dict(kinds=kinds, order=[], cut=None)
+
+        def fail(kind: str, reason: str) -> None:
+            measured[kind] = dict(error=reason)
+            self.log(f'    {kind}: {reason}', flush=True)
+            server = servers.pop(kind, None)
+            if server is not None:
+                server.kill()
+
+        try:
+            for kind in kinds:
+                if self.deadline - time.monotonic() < 5:
+                    fail(kind, 'skipped: time budget (--budget-s) spent')
+                    continue
+                self.log(f'    starting {kind}', flush=True)
+                servers[kind] = StepServer(
+                    self._cmd('train_step_server', dict(kind=kind, **kwargs)),
+                    self._env())
+                try:
+                    servers[kind].request(None, 'READY', self._timeout())
+                except WorkerError as exc:
+                    fail(kind, str(exc))
+            rounds: Dict[str, List[float]] = {k: [] for k in servers}
+            longest = 0.
+            for r in range(repeats):
+                left = self.deadline - time.monotonic()
+                if r and left < 3 * longest:
+                    info['cut'] = (f'time budget (--budget-s): {r} of '
+                                   f'{repeats} rounds')
+                    self.log(f'    stopped: {info["cut"]}', flush=True)
+                    break
+                order = [
+                    kinds[(r + i) % len(kinds)] for i in range(len(kinds))
+                ]
+                order = [k for k in order if k in servers]
+                if not order:
+                    break
+                info['order'].append(order)
+                start = time.monotonic()
+                for kind in order:
+                    try:
+                        reply = servers[kind].request('step', 'STEP',
+                                                      self._timeout())
+                        rounds[kind].append(float(reply['seconds']))
+                    except (WorkerError, KeyError, TypeError,
+                            ValueError) as exc:
+                        fail(kind, str(exc))
+                longest = max(longest, time.monotonic() - start)
+                self.log(
+                    f'    round {r + 1}: ' +
+                    ', '.join(f'{k} {rounds[k][-1]:.3f} s'
+                              for k in order if k in servers),
+                    flush=True)
+            for kind in list(servers):
+                try:
+                    result = servers[kind].request('finish', 'RESULT',
+                                                   self._timeout())
+                except WorkerError as exc:
+                    fail(kind, str(exc))
+                    continue
+                result.update(interleaved=True, rounds=rounds[kind])
+                measured[kind] = result
+        finally:
+            for server in servers.values():
+                server.kill()
+        measured = {k: measured[k] for k in kinds}
+        add_ratios(measured)
+        for kind, result in measured.items():
+            if 'ratio_vs_mae_missing' in result:
+                self.log(
+                    f'    {kind}: no ratio vs MAE '
+                    f'({result["ratio_vs_mae_missing"]})',
+                    flush=True)
+        return measured, info
+
+
+#: The pre-training kinds interleaved (``--interleave``); the dense
+#: reference (slow, 7.7 GB at 448) runs alone after them.
+INTERLEAVED_KINDS = ('infmae', 'infmae_inmodel', 'mae')
+
+
+def _record(results: dict, key: str, value: dict) -> None:
+    results[key] = value
+    if 'error' in value:
+        print(f'    {value["error"]}', flush=True)
+
+
+def pretrain_cases(run: Runner,
+                   results: dict,
+                   sizes: List[int],
+                   batch: int,
+                   repeats: int,
+                   amp: Optional[str],
+                   interleave: bool,
+                   builder: Optional[str] = None) -> None:
+    """The ``pretrain`` cases into ``results`` (``train_step/KIND/SIZE``; with
+    ``interleave`` also ``interleave/SIZE``, the rounds' order)."""
+    for size in sizes:
+        kwargs = dict(
+            size=size,
+            batch=batch,
+            amp=amp,
+            **(dict(builder=builder) if builder else {}))
+        reps = repeats if size == sizes[0] else max(2, repeats // 2)
+        alone = list(PRETRAIN_KINDS)
+        if interleave:
+            print(
+                f'... train_step/{{{",".join(INTERLEAVED_KINDS)}}}/{size}, '
+                f'interleaved, {reps} rounds',
+                flush=True)
+            try:
+                measured, info = run.interleave(
+                    INTERLEAVED_KINDS, repeats=reps, **kwargs)
+            except Exception as exc:  # keep the other cases' measurements
+                reason = f'interleaving failed: {type(exc).__name__}: {exc}'
+                print(f'    {reason}', flush=True)
+                measured = {k: dict(error=reason) for k in INTERLEAVED_KINDS}
+                info = dict(kinds=list(INTERLEAVED_KINDS), error=reason)
+            for kind, result in measured.items():
+                results[f'train_step/{kind}/{size}'] = result
+            results[f'interleave/{size}'] = info
+            alone = [k for k in alone if k not in INTERLEAVED_KINDS]
+        for kind in alone:
+            key = f'train_step/{kind}/{size}'
+            print(f'... {key}', flush=True)
+            _record(results, key,
+                    run('train_step', kind=kind, repeats=reps, **kwargs))
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -554,7 +947,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         nargs='+',
         default=None,
         help='pre-training sizes (default: 224 448)')
-    parser.add_argument('--repeats', type=int, default=5)
+    parser.add_argument(
+        '--repeats',
+        type=int,
+        default=5,
+        help='timed runs per case (pre-training steps: at the first size, '
+        'max(2, N // 2) at the others; interleaved: rounds)')
     parser.add_argument('--threads', type=int, default=os.cpu_count())
     parser.add_argument(
         '--cases',
@@ -566,7 +964,22 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=float('inf'),
         help='skip the cases that would start after this '
         'many seconds')
-    parser.add_argument('--case-timeout-s', type=float, default=3600)
+    parser.add_argument(
+        '--case-timeout-s',
+        type=float,
+        default=3600,
+        help='limit of one case (interleaved: of each wait for a worker, '
+        'to be ready, for a step, for its result)')
+    parser.add_argument(
+        '--interleave',
+        choices=('auto', 'yes', 'no'),
+        default='auto',
+        help='run the pre-training steps of InfMAE-B (both mask sources) '
+        'and MAE ViT-B interleaved: one persistent process per kind, '
+        'one step each per round in rotating order, "vs MAE ViT-B" the '
+        'median of the per-round ratios, so that the machine\'s drift '
+        'cancels in the ratio; no: each case in a fresh process, one '
+        'after the other (auto: yes on the CPU, no on CUDA)')
     parser.add_argument(
         '--macs',
         choices=('auto', 'yes', 'no'),
@@ -580,6 +993,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         help='224x224 steps and 512x512 backbones only')
     parser.add_argument('--worker', help=argparse.SUPPRESS)
     parser.add_argument('--worker-args', help=argparse.SUPPRESS)
+    # MODULE:NAME of a TrainStep stand-in (tests).
+    parser.add_argument('--step-builder', help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     cases = [c for c in args.cases.split(',') if c]
     unknown = sorted(set(cases) - set(CASES))
@@ -590,8 +1005,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def resolve(args: argparse.Namespace, cuda: bool) -> dict:
-    """Device, precision, batch and sizes from the arguments and the machine;
-    ``amp_skipped`` says why a requested AMP does not run."""
+    """Device, precision, batch, sizes and interleaving from the arguments and
+    the machine; ``amp_skipped`` says why a requested AMP does not run."""
     device = ('cuda' if cuda else 'cpu') if args.device == 'auto' else \
         args.device
     if device == 'cuda' and not cuda:
@@ -608,12 +1023,15 @@ def resolve(args: argparse.Namespace, cuda: bool) -> dict:
         amp = 'none'
     batch = args.batch or (64 if device == 'cuda' else 8)
     sizes = args.sizes or ([224] if args.quick else [224, 448])
+    interleave = args.interleave == 'yes' or (args.interleave == 'auto'
+                                              and device == 'cpu')
     return dict(
         device=device,
         amp=amp,
         amp_skipped=amp_skipped,
         batch=batch,
-        sizes=sizes)
+        sizes=sizes,
+        interleave=interleave)
 
 
 def main(argv=None) -> None:
@@ -641,6 +1059,7 @@ def main(argv=None) -> None:
             amp_skipped=setup['amp_skipped'],
             batch=b,
             repeats=r,
+            interleave=setup['interleave'],
             datasheet_peak_flops=datasheet_peak(name) if device ==
             'cuda' else None))
     if setup['amp_skipped']:
@@ -650,21 +1069,18 @@ def main(argv=None) -> None:
 
     def case(key: str, worker: str, /, **kwargs):
         print(f'... {key}', flush=True)
-        results[key] = run(worker, **kwargs)
-        if 'error' in results[key]:
-            print(f'    {results[key]["error"]}', flush=True)
+        _record(results, key, run(worker, **kwargs))
 
     if 'pretrain' in args.cases:
-        for size in sizes:
-            for kind in PRETRAIN_KINDS:
-                case(
-                    f'train_step/{kind}/{size}',
-                    'train_step',
-                    kind=kind,
-                    size=size,
-                    batch=b,
-                    repeats=r if size == sizes[0] else max(2, r // 2),
-                    amp=None if amp == 'none' else amp)
+        pretrain_cases(
+            run,
+            results,
+            sizes,
+            batch=b,
+            repeats=r,
+            amp=None if amp == 'none' else amp,
+            interleave=setup['interleave'],
+            builder=args.step_builder)
     if 'iam' in args.cases:
         case('iam_share', 'iam_share', batch=8, repeats=r)
     bb_sizes = [(512, 512)] if args.quick else [(512, 512), (768, 1024)]
@@ -769,6 +1185,8 @@ def format_table(results: dict, sizes, bb_sizes) -> str:
                     f'{per_image / (o["seconds"] / o["batch"]):.2f}x'
                     if o else 'n/a' for o in (mae, dense)
                 ]
+                if 'ratio_vs_mae' in r:  # interleaved: per-round median
+                    vs[0] = f'{r["ratio_vs_mae"]:.2f}x'
                 rows.append(
                     f'| {label} | {size} | {r["batch"]} | '
                     f'{r["seconds"]:.3f} | {r["images_per_s"]:.1f} | '
@@ -779,6 +1197,13 @@ def format_table(results: dict, sizes, bb_sizes) -> str:
             'attention included' +
             ('; MFU in brackets: against the '
              'matmul measured in the run)' if gpu and measured else ')'))
+        if any((_ok(results, k) or {}).get('interleaved') for k in step_keys):
+            rows.append(
+                '(pre-training steps interleaved: InfMAE-B and MAE ViT-B '
+                'each in one persistent process, one step each per round in '
+                'rotating order, s/step the median over rounds; vs MAE '
+                'ViT-B: the median of the per-round ratios, n/a where a '
+                'process failed; the dense reference ran alone, after them)')
     iam = _ok(results, 'iam_share')
     step = _ok(results, f'train_step/infmae/{sizes[0]}')
     if iam and step:

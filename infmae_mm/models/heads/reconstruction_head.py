@@ -1,11 +1,12 @@
 """Infrared pixel reconstruction head of InfMAE pre-training."""
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 import torch
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
 from infmae_mm.registry import register_in_hosts
+from ..layers import gather_tokens
 
 
 @register_in_hosts('MODELS', hosts=('mmpretrain', ))
@@ -89,20 +90,32 @@ class InfMAEReconstructionHead(BaseModule):
             target = (target - mean) / std
         return target
 
-    def loss(self, pred: torch.Tensor, target: torch.Tensor,
-             mask: torch.Tensor) -> torch.Tensor:
+    def loss(self,
+             pred: torch.Tensor,
+             target: torch.Tensor,
+             mask: torch.Tensor,
+             query_ids: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Reconstruction loss.
 
         Args:
-            pred (torch.Tensor): (B, N, p * p * in_channels) predictions.
+            pred (torch.Tensor): (B, N, p * p * in_channels) predictions, or
+                (B, N_q, ...) of the patches ``query_ids`` only.
             target (torch.Tensor): (B, C, H, W) normalised input images.
             mask (torch.Tensor): (B, N), 1 = masked (the patches scored).
+            query_ids (torch.Tensor, optional): (B, N_q) raster ids of the
+                patches ``pred`` holds (e.g. the masked ones, the only ones
+                scored: then the loss equals that of full predictions).
+                Defaults to None (``pred`` holds every patch).
 
         Returns:
             torch.Tensor: The scalar loss.
         """
         self.check_predictions(pred)
-        return self.loss_module(pred, self.construct_target(target), mask)
+        target = self.construct_target(target)
+        if query_ids is not None:
+            target = gather_tokens(target, query_ids)
+            mask = torch.gather(mask, 1, query_ids)
+        return self.loss_module(pred, target, mask)
 
     def check_predictions(self, pred: torch.Tensor) -> None:
         """Refuse (B, N, D) predictions whose D is not p * p * in_channels.

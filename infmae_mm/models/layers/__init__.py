@@ -5,13 +5,15 @@ from .frequency_guided_block import FrequencyGuidedBlock
 from .patch_embed import ConvPatchEmbed, layer_norm_2d
 from .pos_embed import resize_pos_embed, sincos_pos_embed_2d
 from .relative_position import RelativePositionBias, relative_position_index
-from .transformer_block import FFN, MultiheadSelfAttention, TransformerBlock
+from .transformer_block import (FFN, MultiheadSelfAttention, TransformerBlock,
+                                gather_tokens)
 from .weight_init import mae_init_, xavier_init_flat_
 
 __all__ = [
-    'ConvFFN', 'MaskedConvBlock', 'ConvPatchEmbed', 'layer_norm_2d',
-    'resize_pos_embed', 'sincos_pos_embed_2d', 'RelativePositionBias',
-    'relative_position_index', 'FFN', 'MultiheadSelfAttention',
-    'TransformerBlock', 'BranchAttentionUnit', 'AdaptiveFrequencyFilter',
-    'FrequencyGuidedBlock', 'mae_init_', 'xavier_init_flat_'
+    'gather_tokens', 'ConvFFN', 'MaskedConvBlock', 'ConvPatchEmbed',
+    'layer_norm_2d', 'resize_pos_embed', 'sincos_pos_embed_2d',
+    'RelativePositionBias', 'relative_position_index', 'FFN',
+    'MultiheadSelfAttention', 'TransformerBlock', 'BranchAttentionUnit',
+    'AdaptiveFrequencyFilter', 'FrequencyGuidedBlock', 'mae_init_',
+    'xavier_init_flat_'
 ]

@@ -51,17 +51,22 @@ class DuGIPretrainDecoder(InfMAEPretrainDecoder):
                 latent: torch.Tensor,
                 ids_restore: torch.Tensor,
                 grid_size: Optional[Tuple[int, int]] = None,
-                images: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """Predict every patch with frequency guidance.
+                images: Optional[torch.Tensor] = None,
+                query_ids: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Predict every patch (or those of ``query_ids``) with frequency
+        guidance.
 
         Args:
             latent (torch.Tensor): (B, N_vis, C3) encoded visible tokens.
             ids_restore (torch.Tensor): (B, N) un-shuffle ids.
             grid_size (tuple[int, int], optional): Token grid (h, w).
             images (torch.Tensor): (B, C, H, W) normalised inputs; required.
+            query_ids (torch.Tensor, optional): (B, N_q) raster ids of the
+                patches to predict; see ``InfMAEPretrainDecoder``.
 
         Returns:
-            torch.Tensor: (B, N, patch_size**2 * in_channels) predictions.
+            torch.Tensor: (B, N, patch_size**2 * in_channels) predictions,
+            or (B, N_q, ...) at ``query_ids``.
         """
         if images is None:
             raise ValueError(
@@ -69,4 +74,5 @@ class DuGIPretrainDecoder(InfMAEPretrainDecoder):
                 'frequency path: call neck(latent, ids_restore, '
                 'images=inputs) (InfMAE does).')
         tokens, placement = self.guidance(latent, images, ids_restore)
-        return super().forward(tokens, placement, grid_size, images=images)
+        return super().forward(
+            tokens, placement, grid_size, images=images, query_ids=query_ids)

@@ -1,7 +1,10 @@
 """InfMAE: masked image modelling for infrared images."""
+import inspect
+import logging
 from typing import Dict, List, Optional, Union
 
 import torch
+from mmengine.logging import print_log
 from mmpretrain.models.selfsup import BaseSelfSupervisor
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
@@ -45,6 +48,14 @@ class InfMAE(ReconstructionPredictMixin, BaseSelfSupervisor):
             without multi-scale fusion (the paper's ablation).
         mask_generator (dict, optional): ``IAMMasking`` arguments for
             in-model masks. Defaults to None (masks from the pipeline).
+        decode_masked_only (bool): In ``loss``, have the decoder predict
+            only the masked patches, the only ones the head scores (its last
+            block computes no outputs at visible tokens): the same loss and
+            gradients for less work. Needs a neck whose ``forward`` takes
+            ``query_ids`` (the package's decoders do); with any other neck
+            the full prediction is used and a warning logged. Predictions
+            for inspection (``reconstruct``) always cover every patch.
+            Defaults to True.
         pretrained (str, optional): Checkpoint to initialise from.
         data_preprocessor (dict, optional): Defaults to
             ``SelfSupDataPreprocessor``.
@@ -57,6 +68,7 @@ class InfMAE(ReconstructionPredictMixin, BaseSelfSupervisor):
                  head: dict,
                  stage_fusion: Optional[dict] = dict(type='InfMAEStageFusion'),
                  mask_generator: Optional[dict] = None,
+                 decode_masked_only: bool = True,
                  pretrained: Optional[str] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[Union[List[dict], dict]] = None) -> None:
@@ -76,6 +88,17 @@ class InfMAE(ReconstructionPredictMixin, BaseSelfSupervisor):
         self.stage_fusion = stage_fusion
         self.mask_generator = None if mask_generator is None else IAMMasking(
             in_channels=self.backbone.in_channels, **mask_generator)
+        if decode_masked_only and 'query_ids' not in inspect.signature(
+                self.neck.forward).parameters:
+            print_log(
+                f'InfMAE: model.decode_masked_only=True, but the neck '
+                f'{type(self.neck).__name__} takes no query_ids: it predicts '
+                f'every patch (set model.decode_masked_only=False to silence '
+                f'this).',
+                logger='current',
+                level=logging.WARNING)
+            decode_masked_only = False
+        self.decode_masked_only = decode_masked_only
 
     def extract_feat(self,
                      inputs: torch.Tensor,
@@ -154,8 +177,14 @@ class InfMAE(ReconstructionPredictMixin, BaseSelfSupervisor):
         masks = self.compute_masks(inputs, data_samples)
         latent, mask, ids_restore = self.backbone(inputs, masks,
                                                   self.stage_fusion)
-        pred = self.neck(latent, ids_restore, images=inputs)
-        return dict(loss=self.head.loss(pred, inputs, mask))
+        if not self.decode_masked_only:
+            pred = self.neck(latent, ids_restore, images=inputs)
+            return dict(loss=self.head.loss(pred, inputs, mask))
+        # The masked tokens follow the N_vis visible ones in shuffled order.
+        masked_ids = ids_restore.argsort(dim=1)[:, latent.shape[1]:]
+        pred = self.neck(
+            latent, ids_restore, images=inputs, query_ids=masked_ids)
+        return dict(loss=self.head.loss(pred, inputs, mask, masked_ids))
 
     @torch.no_grad()
     def reconstruct(
