@@ -336,3 +336,21 @@ def test_interleave_rejects_other_values(capsys):
         bench.parse_args(['--interleave', 'maybe'])
     assert exc.value.code == 2
     assert "invalid choice: 'maybe'" in capsys.readouterr().err
+
+
+def test_peak_tensor_memory_counts_live_and_transient_tensors():
+    """Live storages (shared ones once) plus the highest running sum of the
+    run's allocations: 4 MiB + 8 MiB alive together, then 2 MiB alone."""
+    import torch
+    base = torch.zeros(2**20)  # 4 MiB, counted once though listed twice
+    view = base[:10]
+
+    def run():
+        a = torch.ones(2**20)
+        b = torch.ones(2 * 2**20)
+        del a, b
+        c = torch.ones(2**19)
+        del c
+
+    peak = bench.peak_tensor_mb(run, [base, view])
+    assert peak == pytest.approx(4 + 12, abs=0.01)

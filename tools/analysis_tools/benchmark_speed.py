@@ -276,6 +276,28 @@ def _optim_wrapper(model, amp: Optional[str]):
         optimizer=optimizer, loss_scale='dynamic', dtype=dtype)
 
 
+def peak_tensor_mb(run: Callable, live: List) -> float:
+    """Peak MB of live CPU tensors while ``run()`` runs: the storages of
+    ``live`` (the tensors alive before it) plus the highest running sum of its
+    allocations minus frees, from the profiler's memory records."""
+    from torch.autograd import DeviceType
+    from torch.profiler import ProfilerActivity, profile
+    storages = {
+        t.untyped_storage().data_ptr(): t.untyped_storage().nbytes()
+        for t in live
+    }
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as p:
+        run()
+    records = sorted(
+        (r.start_us(), r.nbytes()) for r in p.profiler.kineto_results.events()
+        if r.name() == '[memory]' and r.device_type() == DeviceType.CPU)
+    current = highest = 0
+    for _, nbytes in records:
+        current += nbytes
+        highest = max(highest, current)
+    return (sum(storages.values()) + highest) / 2**20
+
+
 class TrainStep:
     """One kind's pre-training step, built as the benchmark times it: the model
     (``_pretrain_model``), AdamW in mmengine's wrapper (``_optim_wrapper``) and
@@ -327,6 +349,26 @@ class TrainStep:
             torch.cuda.reset_peak_memory_stats()
             self._make_batch(self.batch // 2)
 
+    def tensor_memory(self) -> Optional[float]:
+        """Peak MB of live tensors over one more step, on the CPU.
+
+        ``ru_maxrss`` (the process peak) also counts what the C allocator
+        keeps after frees (heap fragmentation, untrimmed pages); it moves by
+        tens of MB between runs of the same step. This counts the tensors
+        alive at the step's start (parameters, buffers, optimiser states,
+        the batch) plus the highest sum of the step's allocations minus
+        frees, read from the profiler's memory records: deterministic for a
+        given step. None on CUDA (``torch.cuda.max_memory_allocated`` is
+        that measure there).
+        """
+        import torch
+        if _device() != 'cpu':
+            return None
+        live = list(self.model.parameters()) + list(self.model.buffers())
+        for state in self.wrapper.optimizer.state.values():
+            live += [v for v in state.values() if torch.is_tensor(v)]
+        return peak_tensor_mb(self, live + [self.inputs])
+
     def flops(self) -> int:
         """FLOPs of one step's forward and backward (attention included)."""
         from torch.utils.flop_counter import FlopCounterMode
@@ -350,6 +392,7 @@ def _step_builder(spec: Optional[str]) -> Callable:
 
 def _train_step_result(step, times: List[float], amp: Optional[str]) -> dict:
     peak = _peak_memory_mb()  # before the FLOP-counting pass
+    tensor_memory = getattr(step, 'tensor_memory', lambda: None)()
     flops = step.flops()
     median = statistics.median(times)
     return dict(
@@ -360,6 +403,7 @@ def _train_step_result(step, times: List[float], amp: Optional[str]) -> dict:
         amp=amp or 'none',
         images_per_s=step.batch / median,
         peak_memory_mb=peak,
+        peak_tensor_mb=tensor_memory,
         flops=flops)
 
 
@@ -1060,6 +1104,11 @@ def main(argv=None) -> None:
             batch=b,
             repeats=r,
             interleave=setup['interleave'],
+            # glibc's allocator settings change the CPU step (page faults).
+            malloc_env={
+                k: v
+                for k, v in os.environ.items() if k.startswith('MALLOC_')
+            },
             datasheet_peak_flops=datasheet_peak(name) if device ==
             'cuda' else None))
     if setup['amp_skipped']:
@@ -1154,6 +1203,10 @@ def format_table(results: dict, sizes, bb_sizes) -> str:
     ]
     if m.get('amp_skipped'):
         rows.append(m['amp_skipped'])
+    if m.get('malloc_env'):
+        rows.append('Allocator settings: ' +
+                    ', '.join(f'{k}={v}'
+                              for k, v in sorted(m['malloc_env'].items())))
 
     def fail(key):
         value = results.get(key)
@@ -1163,8 +1216,9 @@ def format_table(results: dict, sizes, bb_sizes) -> str:
     if step_keys:
         rows += [
             '', '| pre-training step | size | batch | s/step | '
-            'images/s | peak MB | GFLOP/step | MFU | vs MAE ViT-B | '
-            'vs dense |', '|---|---|---|---|---|---|---|---|---|---|'
+            'images/s | peak MB | tensor MB | GFLOP/step | MFU | vs MAE '
+            'ViT-B | vs dense |',
+            '|---|---|---|---|---|---|---|---|---|---|---|'
         ]
         for size in sizes:
             mae = _ok(results, f'train_step/mae/{size}')
@@ -1174,7 +1228,7 @@ def format_table(results: dict, sizes, bb_sizes) -> str:
                 r = _ok(results, key)
                 if r is None:
                     rows.append(f'| {label} | {size} | | {fail(key)} | | | | '
-                                f'| | |')
+                                f'| | | |')
                     continue
                 per_image = r['seconds'] / r['batch']
                 rate = r['flops'] / r['seconds']
@@ -1185,16 +1239,20 @@ def format_table(results: dict, sizes, bb_sizes) -> str:
                     f'{per_image / (o["seconds"] / o["batch"]):.2f}x'
                     if o else 'n/a' for o in (mae, dense)
                 ]
+                tensor_mb = (f'{r["peak_tensor_mb"]:.0f}'
+                             if r.get('peak_tensor_mb') else 'n/a')
                 if 'ratio_vs_mae' in r:  # interleaved: per-round median
                     vs[0] = f'{r["ratio_vs_mae"]:.2f}x'
-                rows.append(
-                    f'| {label} | {size} | {r["batch"]} | '
-                    f'{r["seconds"]:.3f} | {r["images_per_s"]:.1f} | '
-                    f'{r["peak_memory_mb"]:.0f} | {r["flops"] / 1e9:.0f} | '
-                    f'{mfu} | {vs[0]} | {vs[1]} |')
+                rows.append(f'| {label} | {size} | {r["batch"]} | '
+                            f'{r["seconds"]:.3f} | {r["images_per_s"]:.1f} | '
+                            f'{r["peak_memory_mb"]:.0f} | {tensor_mb} | '
+                            f'{r["flops"] / 1e9:.0f} | '
+                            f'{mfu} | {vs[0]} | {vs[1]} |')
         rows.append(
-            '(ratios per image; GFLOP counted forward + backward, '
-            'attention included' +
+            '(ratios per image; peak MB: the process peak, ru_maxrss on the '
+            'CPU (allocator state included), max allocated on the GPU; '
+            'tensor MB: the peak of live tensors over one step, CPU only; '
+            'GFLOP counted forward + backward, attention included' +
             ('; MFU in brackets: against the '
              'matmul measured in the run)' if gpu and measured else ')'))
         if any((_ok(results, k) or {}).get('interleaved') for k in step_keys):
