@@ -293,7 +293,7 @@ def test_shapes_at_224_base(form):
     bridge = model.neck.guidance
     bridge.register_forward_hook(
         lambda m, args, out: seen.update(tokens=out[0], ids=out[1]))
-    model.neck.decoder_blocks[0].register_forward_pre_hook(
+    model.neck.decoder_blocks[0].norm2.register_forward_pre_hook(
         lambda m, args: seen.update(decoder_in=args[0]))
     with torch.no_grad():
         masks = model.compute_masks(x)

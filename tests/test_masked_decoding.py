@@ -87,6 +87,38 @@ def test_decoder_queries_equal_rows_of_every_patch_prediction(decoder_depth):
         part, gather_tokens(full, masked), rtol=1e-5, atol=1e-6)
 
 
+def plain_decoder(decoder, latent, ids_restore):
+    """The decoder as written in the paper: every block on every token."""
+    B, N = ids_restore.shape
+    x = decoder.decoder_embed(latent)
+    x = torch.cat([x, decoder.mask_token.expand(B, N - x.shape[1], -1)], 1)
+    x = gather_tokens(x, ids_restore) + decoder.decoder_pos_embed
+    for block in decoder.decoder_blocks:
+        x = block(x)
+    return decoder.decoder_pred(decoder.decoder_norm(x))
+
+
+def test_shared_mask_token_projections_equal_the_plain_decoder():
+    """The first block projects mask_token + pos once per position; values and
+    every gradient equal the per-sample computation."""
+    torch.manual_seed(0)
+    decoder = build().neck.double()
+    latent = torch.randn(3, 4, 64, dtype=torch.float64, requires_grad=True)
+    ids_restore = torch.stack([torch.randperm(16) for _ in range(3)])
+    grad = torch.randn(3, 16, 768, dtype=torch.float64)
+    params = [p for p in decoder.parameters() if p.requires_grad]
+    results = []
+    for run in (plain_decoder, decoder.forward):
+        out = run(decoder, latent, ids_restore) if run is plain_decoder \
+            else run(latent, ids_restore)
+        results.append((out, torch.autograd.grad(out, [latent, *params],
+                                                 grad)))
+    (ref, ref_grads), (out, out_grads) = results
+    torch.testing.assert_close(out, ref, rtol=1e-12, atol=1e-12)
+    for a, b in zip(out_grads, ref_grads):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
 def test_dugi_decoder_passes_queries_through():
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         decoder = MODELS.build(

@@ -98,6 +98,27 @@ class MultiheadSelfAttention(nn.Module):
         x = attention(q, k, v, attn_bias)
         return self.proj(x.transpose(1, 2).reshape(B, -1, C))
 
+    def attend_projected(
+            self,
+            qkv: torch.Tensor,
+            attn_bias: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Attend with projections the caller computed.
+
+        Args:
+            qkv (torch.Tensor): (B, N, 3C), ``self.qkv`` of the tokens (e.g.
+                assembled from rows shared between samples).
+            attn_bias (torch.Tensor, optional): As in :meth:`forward`.
+
+        Returns:
+            torch.Tensor: (B, N, C).
+        """
+        B, N, C3 = qkv.shape
+        q, k, v = qkv.reshape(B, N, 3, self.num_heads,
+                              C3 // 3 // self.num_heads).permute(
+                                  2, 0, 3, 1, 4).unbind(0)
+        x = attention(q, k, v, attn_bias)
+        return self.proj(x.transpose(1, 2).reshape(B, N, C3 // 3))
+
 
 class FFN(nn.Module):
     """Linear -> GELU -> Linear."""
@@ -164,6 +185,20 @@ class TransformerBlock(nn.Module):
         y = self.attn(self.norm1(x), attn_bias, query_ids)
         if query_ids is not None:
             x = gather_tokens(x, query_ids)
+        return self._residuals(x, y)
+
+    def forward_projected(
+            self,
+            x: torch.Tensor,
+            qkv: torch.Tensor,
+            attn_bias: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Run the block on (B, N, C) tokens ``x`` whose attention projections
+        ``qkv`` = ``attn.qkv(norm1(x))`` (B, N, 3C) the caller computed, e.g.
+        once for rows that are equal in every sample."""
+        return self._residuals(x, self.attn.attend_projected(qkv, attn_bias))
+
+    def _residuals(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """``x + y``, then the FFN branch (layer scales, drop path)."""
         if self.gamma_1 is not None:
             y = self.gamma_1 * y
         x = x + self.drop_path(y)

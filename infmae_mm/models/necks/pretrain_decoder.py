@@ -125,18 +125,42 @@ class InfMAEPretrainDecoder(BaseModule):
                      self.decoder_embed.in_features, latent.shape[-1],
                      'encoder tokens (C3)')
         B, num_tokens = ids_restore.shape
+        num_visible = latent.shape[1]
         x = self.decoder_embed(latent)
-        mask_tokens = self.mask_token.expand(B, num_tokens - x.shape[1], -1)
-        x = torch.cat([x, mask_tokens], dim=1)
-        x = torch.gather(x, 1,
-                         ids_restore.unsqueeze(-1).expand(-1, -1, x.shape[2]))
-        x = x + self._position_table(num_tokens, grid_size).to(x.dtype)
-        for i, block in enumerate(self.decoder_blocks):
-            last = i == len(self.decoder_blocks) - 1
+        mask_tokens = self.mask_token.expand(B, num_tokens - num_visible, -1)
+        x = gather_tokens(torch.cat([x, mask_tokens], dim=1), ids_restore)
+        pos = self._position_table(num_tokens, grid_size).to(x.dtype)
+        x = x + pos
+        blocks = list(self.decoder_blocks)
+        if len(blocks) > 1 and num_visible < num_tokens:
+            # The first block's input at a masked token is mask_token +
+            # pos[t] in every sample: project those rows once per position
+            # instead of once per sample (the last block is left to
+            # ``query_ids``).
+            x = blocks[0].forward_projected(
+                x, self._first_projections(x, ids_restore, num_visible,
+                                           pos[0]))
+            blocks = blocks[1:]
+        for i, block in enumerate(blocks):
+            last = i == len(blocks) - 1
             x = block(x, query_ids=query_ids if last else None)
         if query_ids is not None and not len(self.decoder_blocks):
             x = gather_tokens(x, query_ids)
         return self.decoder_pred(self.decoder_norm(x))
+
+    def _first_projections(self, x: torch.Tensor, ids_restore: torch.Tensor,
+                           num_visible: int,
+                           pos: torch.Tensor) -> torch.Tensor:
+        """``qkv(norm1(x))`` of the first block, (B, N, 3 D): computed at the
+        visible tokens of ``x`` (B, N, D) and, for the masked ones, from a
+        table of ``mask_token + pos`` (N, D) rows, one per position."""
+        block = self.decoder_blocks[0]
+        ids_shuffle = ids_restore.argsort(dim=1)
+        visible = block.attn.qkv(
+            block.norm1(gather_tokens(x, ids_shuffle[:, :num_visible])))
+        table = block.attn.qkv(block.norm1(self.mask_token[0] + pos))
+        masked = table[ids_shuffle[:, num_visible:]]
+        return gather_tokens(torch.cat([visible, masked], dim=1), ids_restore)
 
     def _position_table(self, num_tokens: int,
                         grid_size: Optional[Tuple[int, int]]) -> torch.Tensor:
