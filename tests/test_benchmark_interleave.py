@@ -354,3 +354,33 @@ def test_peak_tensor_memory_counts_live_and_transient_tensors():
 
     peak = bench.peak_tensor_mb(run, [base, view])
     assert peak == pytest.approx(4 + 12, abs=0.01)
+
+
+@pytest.mark.parametrize('argv,cuda,fixed', [
+    ([], False, True),
+    ([], True, False),
+    (['--malloc', 'default'], False, False),
+    (['--malloc', 'fixed'], True, True),
+])
+def test_malloc_settings_reach_the_workers(argv, cuda, fixed, monkeypatch):
+    for key in list(os.environ):
+        if key.startswith('MALLOC_'):
+            monkeypatch.delenv(key)
+    setup = bench.resolve(bench.parse_args(argv), cuda=cuda)
+    assert setup['malloc_env'] == (bench.FIXED_MALLOC if fixed else {})
+    run = bench.Runner(
+        1,
+        'cpu',
+        budget_s=60,
+        case_timeout_s=60,
+        malloc_env=setup['malloc_env'])
+    env = run._env()
+    for key, value in bench.FIXED_MALLOC.items():
+        assert (env.get(key) == value) is fixed
+
+
+def test_malloc_values_in_the_environment_win(monkeypatch):
+    monkeypatch.setenv('MALLOC_TRIM_THRESHOLD_', '123')
+    setup = bench.resolve(bench.parse_args([]), cuda=False)
+    assert setup['malloc_env']['MALLOC_TRIM_THRESHOLD_'] == '123'
+    assert setup['malloc_env']['MALLOC_MMAP_THRESHOLD_'] == str(32 * 2**20)
