@@ -1253,6 +1253,9 @@ def format_table(results: dict, sizes, bb_sizes) -> str:
         rows.append('Allocator settings: ' +
                     ', '.join(f'{k}={v}'
                               for k, v in sorted(m['malloc_env'].items())))
+    elif m['device'] == 'cpu':
+        rows.append('Allocator: glibc defaults (dynamic mmap and trim '
+                    'thresholds)')
 
     def fail(key):
         value = results.get(key)
