@@ -104,9 +104,10 @@ def rotation(repeats, kinds=KINDS):
             for r in range(repeats)]
 
 
-# ----------------------------------------------------------------- tests
-def test_interleaved_rounds_rotate_and_the_ratio_is_the_per_round_median(
-        tmp_path, monkeypatch):
+def run_sleep_steps(tmp_path, monkeypatch, batch: int, repeats: int,
+                    interleave: bool):
+    """The pre-training cases at 224 with the sleeping fake kinds; returns the
+    event log's path and the results."""
     log = tmp_path / 'log'
     monkeypatch.setenv(LOG_ENV, str(log))
     run = bench.Runner(1, 'cpu', budget_s=600, case_timeout_s=60)
@@ -114,11 +115,19 @@ def test_interleaved_rounds_rotate_and_the_ratio_is_the_per_round_median(
     bench.pretrain_cases(
         run,
         results, [224],
-        batch=4,
-        repeats=4,
+        batch=batch,
+        repeats=repeats,
         amp=None,
-        interleave=True,
+        interleave=interleave,
         builder=builder('SleepStep'))
+    return log, results
+
+
+# ----------------------------------------------------------------- tests
+def test_interleaved_rounds_rotate_and_the_ratio_is_the_per_round_median(
+        tmp_path, monkeypatch):
+    log, results = run_sleep_steps(
+        tmp_path, monkeypatch, batch=4, repeats=4, interleave=True)
     events = read_log(log)
     assert_all_gone(events)
     # Round r starts at kind r mod 3: the order the driver records and the
@@ -188,18 +197,8 @@ def test_a_crashed_and_a_hung_worker_are_errors_and_the_rest_finishes(
 
 
 def test_without_interleaving_every_kind_runs_alone(tmp_path, monkeypatch):
-    log = tmp_path / 'log'
-    monkeypatch.setenv(LOG_ENV, str(log))
-    run = bench.Runner(1, 'cpu', budget_s=600, case_timeout_s=60)
-    results = {}
-    bench.pretrain_cases(
-        run,
-        results, [224],
-        batch=2,
-        repeats=3,
-        amp=None,
-        interleave=False,
-        builder=builder('SleepStep'))
+    log, results = run_sleep_steps(
+        tmp_path, monkeypatch, batch=2, repeats=3, interleave=False)
     assert not any(k.startswith('interleave/') for k in results)
     for kind in bench.PRETRAIN_KINDS:
         r = results[f'train_step/{kind}/224']
