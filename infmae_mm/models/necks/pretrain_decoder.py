@@ -18,7 +18,9 @@ class InfMAEPretrainDecoder(BaseModule):
     Visible latents are projected to the decoder width and scattered back to
     their raster positions; every other position gets the learned mask token.
     A fixed sin-cos table is added and ``decoder_depth`` transformer blocks
-    predict the pixels of every patch.
+    predict the pixels of every patch (or of the patches ``query_ids``). The
+    first block's attention projections at masked positions, whose input is
+    ``mask_token + pos`` in every sample, are computed once per position.
 
     Args:
         embed_dim (int): Encoder width C3. Defaults to 768.
