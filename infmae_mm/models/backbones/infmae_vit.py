@@ -10,8 +10,8 @@ from mmengine.model import BaseModule
 
 from infmae_mm.registry import register_in_hosts
 from ..layers import (ConvPatchEmbed, MaskedConvBlock, RelativePositionBias,
-                      TransformerBlock, mae_init_, resize_pos_embed,
-                      sincos_pos_embed_2d, xavier_init_flat_)
+                      TransformerBlock, gather_tokens, mae_init_,
+                      resize_pos_embed, sincos_pos_embed_2d, xavier_init_flat_)
 from ..masking import IAMMask, check_token_grid, upsample_token_mask
 from .pretrained import adapt_to_model, load_encoder_state_dict, summarize_keys
 from .visible_conv_stages import map_to_blocks, visible_conv_stages
@@ -542,9 +542,7 @@ class InfMAEViT(BaseModule):
         else:
             f1, f2, tokens = self._dense_conv_stages(x, iam, grid)
         pos = self.position_table(grid).expand(x.shape[0], -1, -1)
-        latent = tokens + torch.gather(
-            pos, 1,
-            ids_keep.unsqueeze(-1).expand(-1, -1, pos.shape[-1]))
+        latent = tokens + gather_tokens(pos, ids_keep)
         for i, block in enumerate(self.blocks3):
             latent = block(latent, self._visible_bias(i, grid, ids_keep))
         if stage_fusion is not None:
@@ -570,9 +568,7 @@ class InfMAEViT(BaseModule):
             f2 = block(f2, visible2)
         tokens = self.token_proj(
             self.patch_embed3(f2).flatten(2).transpose(1, 2))
-        tokens = torch.gather(
-            tokens, 1,
-            iam.ids_keep.unsqueeze(-1).expand(-1, -1, tokens.shape[-1]))
+        tokens = gather_tokens(tokens, iam.ids_keep)
         return (map_to_blocks(f1, iam.ids_keep,
                               4), map_to_blocks(f2, iam.ids_keep, 2), tokens)
 

@@ -204,7 +204,7 @@ class _VisibleDepthwiseConv(torch.autograd.Function):
     forward on CPU): the input gradient is the same halo convolution of the
     output gradient with the flipped kernel, and the weight gradient the
     correlation of the output gradient's halos with the blocks summed over
-    the visible blocks (:func:`_depthwise_weight_grad`): one gather in the
+    the visible blocks (:func:`_depthwise_correlation`): one gather in the
     backward pass. Only the blocks are saved.
     """
 

@@ -76,26 +76,22 @@ class MultiheadSelfAttention(nn.Module):
         Returns:
             torch.Tensor: (B, N, C), or (B, N_q, C) at ``query_ids``.
         """
+        if query_ids is None:
+            return self.attend_projected(self.qkv(x), attn_bias)
+        if attn_bias is not None:
+            raise ValueError('MultiheadSelfAttention: query_ids with an '
+                             'attn_bias is not supported.')
+        # Rows of the fused projection: queries at the wanted tokens, keys
+        # and values at all of them (the same products as self.qkv).
         B, N, C = x.shape
         shape = (B, -1, self.num_heads, C // self.num_heads)
-        if query_ids is None:
-            qkv = self.qkv(x).reshape(B, N, 3, *shape[2:])
-            q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
-        else:
-            if attn_bias is not None:
-                raise ValueError('MultiheadSelfAttention: query_ids with an '
-                                 'attn_bias is not supported.')
-            # Rows of the fused projection: queries at the wanted tokens,
-            # keys and values at all of them (same products as above).
-            w, b = self.qkv.weight, self.qkv.bias
-            q = F.linear(
-                gather_tokens(x, query_ids), w[:C],
-                None if b is None else b[:C]).reshape(shape)
-            kv = F.linear(x, w[C:], None if b is None else b[C:])
-            k, v = kv.reshape(B, N, 2, *shape[2:]).permute(2, 0, 3, 1,
-                                                           4).unbind(0)
-            q = q.transpose(1, 2)
-        x = attention(q, k, v, attn_bias)
+        w, b = self.qkv.weight, self.qkv.bias
+        q = F.linear(
+            gather_tokens(x, query_ids), w[:C],
+            None if b is None else b[:C]).reshape(shape).transpose(1, 2)
+        kv = F.linear(x, w[C:], None if b is None else b[C:])
+        k, v = kv.reshape(B, N, 2, *shape[2:]).permute(2, 0, 3, 1, 4).unbind(0)
+        x = attention(q, k, v)
         return self.proj(x.transpose(1, 2).reshape(B, -1, C))
 
     def attend_projected(

@@ -7,6 +7,7 @@ from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
 from infmae_mm.registry import register_in_hosts
+from ..layers import gather_tokens
 from ..layers.frequency_filter import AdaptiveFrequencyFilter
 from ..masking import upsample_token_mask
 
@@ -161,9 +162,7 @@ class DualDomainGuidance(BaseModule):
         """(B, N, C3) raster frequency tokens -> (B, n, C3), one per visible
         token (``downsample``)."""
         if self.downsample == 'visible':
-            return torch.gather(
-                freq_tokens, 1,
-                ids_keep.unsqueeze(-1).expand(-1, -1, freq_tokens.shape[-1]))
+            return gather_tokens(freq_tokens, ids_keep)
         N, n = freq_tokens.shape[1], ids_keep.shape[1]
         if N // 4 != n:
             raise ValueError(
