@@ -65,6 +65,9 @@ class SleepStep:
     def misbehave(self):
         pass
 
+    def tensor_memory(self):
+        return None
+
     def flops(self):
         return 1e9
 

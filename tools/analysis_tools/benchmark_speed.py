@@ -329,8 +329,9 @@ class TrainStep:
     The one implementation behind both modes (``work_train_step``, a fresh
     process per case, and ``work_train_step_server``, the interleaved
     worker). ``--step-builder MODULE:NAME`` swaps in another class with the
-    same interface (``batch``, ``tried``, ``fit``, ``__call__``, ``flops``;
-    constructor ``(kind, size, batch, amp)``): the tests' fake kinds.
+    same interface (``batch``, ``tried``, ``fit``, ``__call__``,
+    ``tensor_memory``, ``flops``; constructor ``(kind, size, batch,
+    amp)``): the tests' fake kinds.
     """
 
     def __init__(self, kind: str, size: int, batch: int, amp: Optional[str]):
@@ -414,7 +415,7 @@ def _step_builder(spec: Optional[str]) -> Callable:
 
 def _train_step_result(step, times: List[float], amp: Optional[str]) -> dict:
     peak = _peak_memory_mb()  # before the FLOP-counting pass
-    tensor_memory = getattr(step, 'tensor_memory', lambda: None)()
+    tensor_memory = step.tensor_memory()
     flops = step.flops()
     median = statistics.median(times)
     return dict(
