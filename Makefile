@@ -3,12 +3,15 @@
 # environment (.venv, reference stack) first when it is missing.
 # `make lint` checks flake8 / isort / yapf / codespell / docformatter (the
 # settings of setup.cfg, as mmpretrain); `make format` applies the fixable
-# ones. `make test-fast` runs the tests not marked slow.
+# ones. `make test-fast` runs the tests not marked slow. `make docs` builds the
+# documentation site (docs/en, Sphinx + MyST) into work_dirs/docs/html with
+# warnings as errors; `make docs-images` redraws the pictures of docs/images
+# with the package's tools (after `make demo`).
 PY := .venv/bin/python
 WORK ?= work_dirs/demo
 DEMO_CONFIG := configs/pretrain/infmae_vit-tiny-p16_1xb16-coslr-100e_ir-sample.py
 
-.PHONY: env demo test test-fast lint format bench sample-data clean
+.PHONY: env demo test test-fast lint format bench sample-data clean docs docs-images
 
 env:
 	bash tools/setup_env.sh
@@ -35,6 +38,16 @@ lint: env
 
 format: env
 	bash tools/lint.sh --fix
+
+docs: env
+	$(PY) -m sphinx -b html -W --keep-going -E -q docs/en work_dirs/docs/html
+	@echo "docs: work_dirs/docs/html/index.html"
+
+docs-images: env
+	$(PY) tools/visualization/show_reconstruction.py $(DEMO_CONFIG) $(WORK)/epoch_100.pth \
+		--images data/ir_sample_heldout --num 6 --out docs/images/demo_reconstruction.jpg
+	$(PY) tools/visualization/show_masks.py --images data/ir_sample_heldout --num 3 --random --seed 2 \
+		--size 192 --out docs/images/iam_stride_vs_top.jpg
 
 clean:
 	rm -rf work_dirs data/ir_sample data/ir_sample_heldout

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Create (or complete) the project's virtual environment with the reference stack of
-# requirements/reference.txt and the lint tools of requirements/lint.txt (`make lint`).
+# requirements/reference.txt, the lint tools of requirements/lint.txt (`make lint`) and
+# the documentation tools of requirements/docs.txt (`make docs`).
 # Idempotent: each step is skipped when already satisfied, so `make demo` / `make test`
 # call it every time at almost no cost.
 set -euo pipefail
@@ -9,13 +10,26 @@ VENV=${VENV:-.venv}
 PY=${PYTHON:-python3}
 REQ=requirements/reference.txt
 LINT=requirements/lint.txt
+DOCS=requirements/docs.txt
 stamp="$VENV/.infmae_mm_env_ok"
-# The stamp holds both requirement files: editing either re-runs the set-up.
-if [ -f "$stamp" ] && cat "$REQ" "$LINT" | cmp -s - "$stamp"; then exit 0; fi
+docs_stamp="$VENV/.infmae_mm_docs_ok"
 
 log() { printf '[setup_env] %s\n' "$*"; }
-[ -x "$VENV/bin/python" ] || { log "creating $VENV"; "$PY" -m venv "$VENV"; }
 pip() { "$VENV/bin/python" -m pip "$@"; }
+# The docs tools have their own stamp, so an environment set up before they
+# existed (or after requirements/docs.txt changed) gets them in seconds,
+# without re-running the rest.
+docs_tools() {
+  if [ -f "$docs_stamp" ] && cmp -s "$DOCS" "$docs_stamp"; then return 0; fi
+  log "docs tools (requirements/docs.txt)"
+  pip install -q -c "$REQ" -r "$DOCS"
+  cp "$DOCS" "$docs_stamp"
+}
+
+# The stamp holds both requirement files: editing either re-runs the set-up.
+if [ -f "$stamp" ] && cat "$REQ" "$LINT" | cmp -s - "$stamp"; then docs_tools; exit 0; fi
+
+[ -x "$VENV/bin/python" ] || { log "creating $VENV"; "$PY" -m venv "$VENV"; }
 
 # Every install is constrained by the reference file, so no dependency can
 # drag in another numpy, opencv or setuptools on the way.
@@ -31,6 +45,8 @@ log "OpenMMLab hosts and the rest of the reference stack"
 pip install -q -r "$REQ"
 log "lint tools (requirements/lint.txt)"
 pip install -q -c "$REQ" -r "$LINT"
+rm -f "$docs_stamp"
+docs_tools
 log "infmae_mm (editable)"
 pip install -q --no-build-isolation --no-deps -e .
 "$VENV/bin/python" -c "import torch, mmcv.ops, mmpretrain, mmseg, mmdet, infmae_mm; print('[setup_env] ok: torch', torch.__version__, 'mmcv', mmcv.__version__)"

@@ -17,7 +17,11 @@ sys.path.insert(0, osp.join(HERE, '_ext'))
 # display: matplotlib (imported by the hosts' visualizers) draws off-screen.
 os.environ.setdefault('MPLBACKEND', 'Agg')
 
-from infmae_mm.version import __version__  # noqa: E402
+# The version without importing the package (read from its version file).
+_version = {}
+with open(osp.join(REPO, 'infmae_mm', 'version.py'), encoding='utf-8') as f:
+    exec(f.read(), _version)
+__version__ = _version['__version__']
 
 project = 'infmae_mm'
 author = 'infmae_mm contributors'

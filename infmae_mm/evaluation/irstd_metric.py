@@ -233,11 +233,11 @@ class IRSTDMetric(BaseMetric):
     ``threshold``, which defaults to 0.3, while the field uses 0.5. Over the
     N images:
 
-    * ``IoU`` = sum |P & G| / sum |P | G| (dataset-level foreground IoU, the
-      field's "mIoU"), x 100.
-    * ``nIoU`` = mean over images of |P & G| / |P | G|, x 100. An image with
-      empty P and empty G follows ``niou_empty``; the default ``'zero'`` is
-      what the field's code (``SamplewiseSigmoidMetric``:
+    * ``IoU`` = ``sum |P & G| / sum |P | G|`` (dataset-level foreground IoU,
+      the field's "mIoU"), x 100.
+    * ``nIoU`` = mean over images of ``|P & G| / |P | G|``, x 100. An image
+      with empty P and empty G follows ``niou_empty``; the default
+      ``'zero'`` is what the field's code (``SamplewiseSigmoidMetric``:
       ``inter / (eps + union)``) yields.
     * ``Pd`` = matched targets / targets, x 100. Targets and predicted
       components are 8-connected components (touching targets are one

@@ -29,8 +29,8 @@ from typing import Callable, Dict, List, Tuple
 import yaml
 
 #: The repository root (this file is docs/en/_ext/infmae_docs.py).
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))))
+REPO = osp.dirname(
+    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 MARKER = re.compile(r'^<!-- infmae-docs: ([\w-]+) -->$', re.M)
 
@@ -45,8 +45,7 @@ def _cell(value) -> str:
 
 
 def _table(header: List[str], rows: List[List]) -> str:
-    lines = ['| ' + ' | '.join(header) + ' |',
-             '|' + '---|' * len(header)]
+    lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
     lines += ['| ' + ' | '.join(_cell(c) for c in row) + ' |' for row in rows]
     return '\n'.join(lines)
 
@@ -66,8 +65,8 @@ def load_model_index(repo: str = REPO) -> Tuple[List[dict], List[dict]]:
     collections = list(index.get('Collections') or [])
     models = list(index.get('Models') or [])
     files = list(index.get('Import') or [])
-    for path in sorted(glob.glob(osp.join(repo, 'configs', '*',
-                                          'metafile.yml'))):
+    for path in sorted(
+            glob.glob(osp.join(repo, 'configs', '*', 'metafile.yml'))):
         rel = osp.relpath(path, repo)
         if rel not in files:
             files.append(rel)
@@ -95,15 +94,18 @@ def _results(results) -> str:
 
 
 def _demote(markdown: str, levels: int) -> str:
-    return re.sub(r'^(#+) ', lambda m: '#' * (len(m.group(1)) + levels) + ' ',
-                  markdown, flags=re.M)
+    return re.sub(
+        r'^(#+) ',
+        lambda m: '#' * (len(m.group(1)) + levels) + ' ',
+        markdown,
+        flags=re.M)
 
 
 def _config_links_to_paths(markdown: str, folder: str) -> str:
     """``[name](file.py)`` of a config README -> ``configs/<folder>/file.py``.
 
-    The docs site does not serve the configs, so a path the reader can open
-    in the repository replaces the link.
+    The docs site does not serve the configs, so a path the reader can open in
+    the repository replaces the link.
     """
 
     def repl(m):
@@ -121,8 +123,7 @@ def readme_results(repo: str = REPO) -> List[Tuple[str, str, str]]:
     The sections whose heading starts with ``Results``.
     """
     out = []
-    for path in sorted(glob.glob(osp.join(repo, 'configs', '*',
-                                          'README.md'))):
+    for path in sorted(glob.glob(osp.join(repo, 'configs', '*', 'README.md'))):
         folder = osp.basename(osp.dirname(path))
         with open(path, encoding='utf-8') as f:
             text = f.read()
@@ -150,14 +151,18 @@ def model_zoo_markdown(repo: str = REPO) -> str:
         paper = c.get('Paper') or {}
         title = paper.get('Title', '')
         link = f"[{title}]({paper['URL']})" if paper.get('URL') else title
-        rows.append([f"**{c['Name']}**", link,
-                     meta.get('Training Techniques'),
-                     meta.get('Architecture'),
-                     len(by_collection.get(c['Name'], []))])
+        rows.append([
+            f"**{c['Name']}**", link,
+            meta.get('Training Techniques'),
+            meta.get('Architecture'),
+            len(by_collection.get(c['Name'], []))
+        ])
     parts = [
         '## Collections', '',
-        _table(['collection', 'paper', 'training techniques', 'architecture',
-                'configs'], rows), ''
+        _table([
+            'collection', 'paper', 'training techniques', 'architecture',
+            'configs'
+        ], rows), ''
     ]
     for name, members in by_collection.items():
         if not members:
@@ -168,13 +173,16 @@ def model_zoo_markdown(repo: str = REPO) -> str:
             meta = m.get('Metadata') or {}
             rows.append([
                 f"`{m['Name']}`", f"`{m.get('Config')}`",
-                meta.get('Epochs'), meta.get('Batch Size'),
+                meta.get('Epochs'),
+                meta.get('Batch Size'),
                 meta.get('Training Data'),
                 _results(m.get('Results'))
             ])
         parts += [
-            _table(['model name (`get_model`)', 'config', 'epochs',
-                    'batch', 'training data', 'results'], rows), ''
+            _table([
+                'model name (`get_model`)', 'config', 'epochs', 'batch',
+                'training data', 'results'
+            ], rows), ''
         ]
     parts += [
         '## Reference numbers of the papers', '',
@@ -229,8 +237,8 @@ def benchmark_markdown(path: str) -> str:
             parts += [f'**{key}**: {data[key]}', '']
     if data.get('generated'):
         parts += [f"Recorded {data['generated']}.", '']
-    machine = data.get('machine') or (data.get('benchmark') or {}).get(
-        'machine')
+    machine = data.get('machine') or (data.get('benchmark')
+                                      or {}).get('machine')
     if isinstance(machine, dict) and machine.get('conditions'):
         parts += [f"Conditions: {machine['conditions']}", '']
     elif isinstance(machine, str):
@@ -241,15 +249,17 @@ def benchmark_markdown(path: str) -> str:
     if isinstance(env, dict):
         versions = env.get('versions') or {}
         parts += [
-            'Environment: ' + ', '.join(
-                f'{k} {v}' for k, v in
-                [('python', env.get('python')), *versions.items()]), ''
+            'Environment: ' +
+            ', '.join(f'{k} {v}'
+                      for k, v in [('python',
+                                    env.get('python')), *versions.items()]), ''
         ]
     tests = data.get('tests')
     if isinstance(tests, dict) and tests.get('cases'):
         parts += [
             _table(['test', 'outcome', 's', 'message'], [[
-                f"`{c['name']}`", c['outcome'], c.get('seconds'),
+                f"`{c['name']}`", c['outcome'],
+                c.get('seconds'),
                 c.get('message')
             ] for c in tests['cases']]), ''
         ]
@@ -334,17 +344,21 @@ def _public_path(cls: type) -> str:
 
 def api_markdown() -> str:
     parts = []
+    documented = set()
     for registry, classes in registered_components().items():
         title = REGISTRY_TITLES.get(registry, registry)
         parts += [f'## {title}', '']
         rows = [[f'`{cls.__name__}`', ', '.join(hosts)]
-                for cls, hosts in sorted(classes.items(),
-                                         key=lambda kv: kv[0].__name__)]
+                for cls, hosts in sorted(
+                    classes.items(), key=lambda kv: kv[0].__name__)]
         parts += [
             f'Registered in `{registry}` of:', '',
             _table(['name', 'hosts'], rows), ''
         ]
         for cls, _ in sorted(classes.items(), key=lambda kv: kv[0].__name__):
+            if cls in documented:  # in two registries: documented once
+                continue
+            documented.add(cls)
             parts += [
                 '```{eval-rst}', f'.. autoclass:: {_public_path(cls)}',
                 '   :members:', '   :show-inheritance:', '```', ''
