@@ -1,13 +1,14 @@
-"""The README's backbone swaps, applied to the hosts' own stock configs.
+"""The documented backbone swaps, applied to the hosts' own stock configs.
 
-Each README block marked ``<!-- swap-test: NAME -->`` is written to a config
-file verbatim; the test changes only what a user changes for another arch
-(``arch='base'`` and the base widths of the arch table -> nano's), points the
-``Pretrained`` checkpoint at a generated pre-training checkpoint and the
-dataloader at generated data of the host's own dataset type, then trains a
-few iterations with the host's Runner (in process). It checks that the loss
-is finite and that the deepest backbone weights moved (gradients crossed the
-whole network).
+Each block of ``docs/en/user_guides/swap_backbone.md`` marked
+``<!-- swap-test: NAME -->`` is written to a config file verbatim; the test
+changes only what a user changes for another arch (``arch='base'`` and the
+base widths of the arch table -> nano's), points the ``Pretrained``
+checkpoint at a generated pre-training checkpoint and the dataloader at
+generated data of the host's own dataset type, then trains a few iterations
+with the host's Runner (in process). It checks that the loss is finite and
+that the deepest backbone weights moved (gradients crossed the whole
+network).
 """
 import json
 import os
@@ -28,9 +29,11 @@ from infmae_mm.models import InfMAEViT
 from infmae_mm.testing import make_ir_image, make_ir_scene
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+#: The docs page that holds the swap snippets and the arch width table.
+SWAP_DOC = osp.join(REPO, 'docs', 'en', 'user_guides', 'swap_backbone.md')
 
 #: What a user edits in a base-arch snippet to use nano: the arch and each
-#: base width of the README's arch table.
+#: base width of the docs page's arch table.
 NANO = {
     "arch='base'": "arch='nano'",
     '[256, 384, 768, 768]': '[32, 48, 64, 64]',
@@ -42,17 +45,17 @@ NANO = {
 
 def readme_snippet(name: str) -> str:
     """The python block that follows ``<!-- swap-test: name -->``."""
-    with open(osp.join(REPO, 'README.md'), encoding='utf-8') as f:
+    with open(SWAP_DOC, encoding='utf-8') as f:
         text = f.read()
     match = re.search(
         rf'<!-- swap-test: {re.escape(name)} -->\s*```python\n(.*?)```', text,
         re.S)
-    assert match, f'README.md has no swap-test block {name!r}'
+    assert match, f'{SWAP_DOC} has no swap-test block {name!r}'
     return match.group(1)
 
 
 def nano_snippet(name: str, checkpoint: str) -> str:
-    """The README block as a user adapts it: nano widths, a real checkpoint."""
+    """The documented block as a user adapts it: nano widths, a checkpoint."""
     snippet = readme_snippet(name)
     assert "arch='base'" in snippet
     for old, new in NANO.items():
@@ -236,8 +239,8 @@ def test_readme_swap_trains_on_the_host_config(name, tmp_path):
         f'{name}: the stem did not train (no gradient through the network?)'
 
 
-def test_readme_width_table_matches_the_arch_zoo():
-    with open(osp.join(REPO, 'README.md'), encoding='utf-8') as f:
+def test_docs_width_table_matches_the_arch_zoo():
+    with open(SWAP_DOC, encoding='utf-8') as f:
         rows = re.findall(
             r'^\| `(\w+)` \| (\d+) \| (\d+) \| (\d+) \| ([\d, ]+) '
             r'\| ([\d.]+) M \|$', f.read(), re.M)
