@@ -8,6 +8,7 @@ _base_ = [
     './_base_/datasets/inf30_bs64_infmae.py',
     './_base_/feature_extraction.py',
     'mmpretrain::_base_/default_runtime.py',
+    '../_base_/check_finite_loss.py',
 ]
 
 optim_wrapper = dict(

@@ -9,6 +9,7 @@ _base_ = [
     './_base_/models/unip_vit-small-p16_mae-large-l18.py',
     './_base_/datasets/infmix_bs256_unip.py',
     'mmpretrain::_base_/default_runtime.py',
+    '../_base_/check_finite_loss.py',
 ]
 
 optim_wrapper = dict(

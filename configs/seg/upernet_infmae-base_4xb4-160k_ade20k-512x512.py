@@ -1,6 +1,9 @@
 # Swapping InfMAE into an existing mmseg config: mmseg's own UperNet-R50
 # ADE20K recipe with the backbone replaced, nothing else copied.
-_base_ = 'mmseg::upernet/upernet_r50_4xb4-160k_ade20k-512x512.py'
+_base_ = [
+    'mmseg::upernet/upernet_r50_4xb4-160k_ade20k-512x512.py',
+    '../_base_/check_finite_loss.py'
+]
 custom_imports = dict(imports=['infmae_mm'], allow_failed_imports=False)
 
 model = dict(

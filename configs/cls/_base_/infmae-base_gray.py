@@ -3,6 +3,8 @@
 # loaded from a pre-training checkpoint, and gray images normalised with the
 # infrared statistics of pre-training. Variables only (no `model` or
 # dataloaders), so that it combines with any mmpretrain base.
+_base_ = '../../_base_/check_finite_loss.py'
+
 pretrained_checkpoint = 'checkpoints/infmae_vit-base-p16_inf30.pth'
 ir_mean = [0.425 * 255] * 3
 ir_std = [0.200 * 255] * 3

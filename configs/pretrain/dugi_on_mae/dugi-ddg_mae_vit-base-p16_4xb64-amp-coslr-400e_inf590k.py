@@ -5,7 +5,10 @@
 # (type='MAEWithDDG'; the cls token passes the bridge unchanged).
 # Recipe: MAE's 400-epoch schedule at a total batch of 256 (4 GPUs x 64),
 # lr 1.5e-4 x 256 / 256.
-_base_ = 'mmpretrain::mae/mae_vit-base-p16_8xb512-amp-coslr-400e_in1k.py'
+_base_ = [
+    'mmpretrain::mae/mae_vit-base-p16_8xb512-amp-coslr-400e_in1k.py',
+    '../../_base_/check_finite_loss.py'
+]
 custom_imports = dict(imports=['infmae_mm'], allow_failed_imports=False)
 
 model = dict(

@@ -57,14 +57,22 @@ class IAMMaskGenerator(BaseTransform):
         descending (bool): Rank high scores first, so that the most
             informative patch is always visible. Defaults to True.
         patch_size (int): Token patch side. Defaults to 16.
+        mask_ratio (float, optional): Not an IAM setting (MAE's): refused
+            with an error naming the stride that gives that ratio.
+            Defaults to None.
     """
+
+    #: How errors name this transform's settings in a config.
+    CONFIG_KEY = ("dict(type='IAMMaskGenerator') in the data pipeline "
+                  '(train_dataloader.dataset.pipeline)')
 
     def __init__(self,
                  scorer: str = 'intensity',
                  stride: int = 4,
                  selection: str = 'stride',
                  descending: bool = True,
-                 patch_size: int = 16) -> None:
+                 patch_size: int = 16,
+                 mask_ratio: Optional[float] = None) -> None:
         if get_scorer(scorer).needs_weights:
             raise ValueError(
                 f'The {scorer!r} IAM scorer needs the model\'s weights; set '
@@ -75,7 +83,9 @@ class IAMMaskGenerator(BaseTransform):
             stride=stride,
             selection=selection,
             descending=descending,
-            patch_size=patch_size)
+            patch_size=patch_size,
+            mask_ratio=mask_ratio,
+            config_key=self.CONFIG_KEY)
 
     def transform(self, results: dict) -> dict:
         img = results['img']

@@ -12,9 +12,33 @@ from infmae_mm.registry import register_in_hosts
 from ..layers import (ConvPatchEmbed, MaskedConvBlock, RelativePositionBias,
                       TransformerBlock, gather_tokens, mae_init_,
                       resize_pos_embed, sincos_pos_embed_2d, xavier_init_flat_)
-from ..masking import IAMMask, check_token_grid, upsample_token_mask
+from ..masking import (IAMMask, check_token_grid, refuse_mask_ratio,
+                       upsample_token_mask)
 from .pretrained import adapt_to_model, load_encoder_state_dict, summarize_keys
 from .visible_conv_stages import map_to_blocks, visible_conv_stages
+
+
+def _affine_channels(x: torch.Tensor, spread: torch.Tensor) -> bool:
+    """Whether channels 1 and 2 of (B, 3, H, W) ``x`` are one exact affine map
+    of channel 0 on most pixels where the channels differ (``spread``, the (B,
+    H, W) channel range, above zero), as gray images normalised with unequal
+    per-channel statistics are."""
+    differ = spread > 1e-3
+    if differ.float().mean() <= 0.5:
+        return False
+    base = x[:, 0][differ]
+    if base.numel() < 16 or base.std() < 1e-6:
+        return False
+    design = torch.stack([base, torch.ones_like(base)], 1)
+    for channel in (1, 2):
+        target = x[:, channel][differ]
+        coef = torch.linalg.lstsq(design, target[:, None]).solution
+        residual = (design @ coef)[:, 0] - target
+        tol = 1e-3 * (target.std() + 1e-6)
+        if (residual.abs() < tol).float().mean() < 0.9:
+            return False
+    return True
+
 
 #: ImageNet statistics (RGB, 0-255) that host configs normalise with.
 IMAGENET_MEAN = (123.675, 116.28, 103.53)
@@ -96,6 +120,9 @@ class InfMAEViT(BaseModule):
             to every backbone (mmseg's ``EncoderDecoder`` hands
             ``model.pretrained`` down) and ignored with a warning: InfMAE
             weights load through ``init_cfg=dict(type='Pretrained', ...)``.
+        mask_ratio (float, optional): Not a setting of InfMAE (mmpretrain's
+            ``MAEViT`` has it): refused with an error naming the IAM stride
+            that gives that ratio. Defaults to None.
         init_cfg (dict | list[dict], optional): Initialisation config.
     """
 
@@ -148,8 +175,14 @@ class InfMAEViT(BaseModule):
                  masked_conv: str = 'visible',
                  out_type: str = 'featmap',
                  pretrained: Optional[str] = None,
+                 mask_ratio: Optional[float] = None,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        refuse_mask_ratio(
+            mask_ratio, "the stride of dict(type='IAMMaskGenerator') in "
+            'train_dataloader.dataset.pipeline (or '
+            'model.mask_generator.stride with in-model masking)',
+            'model.backbone.mask_ratio')
         if pretrained is not None:
             MMLogger.get_current_instance().warning(
                 f'InfMAEViT ignores pretrained={pretrained!r}: it is meant '
@@ -439,18 +472,25 @@ class InfMAEViT(BaseModule):
             self.pos_embed, self.grid_size, grid_size, skip_same_shape=False)
 
     def _warn_if_imagenet_normalised(self, x: torch.Tensor) -> None:
-        """Warn once when a batch looks like gray images under ImageNet
-        normalisation (a swap that kept the host's data preprocessor).
+        """Warn once when a batch looks like gray images under per-channel RGB
+        statistics (a swap that kept the host's data preprocessor).
 
         Gray infrared images are read as 3 identical channels; normalising them
-        with per-channel ImageNet mean/std makes the channels differ by an
-        exact affine map. So when undoing ImageNet normalisation (RGB or BGR
-        order) makes the channels of most pixels equal again while the inputs
-        differ, the preprocessor is the host's ImageNet one.
+        with per-channel mean/std makes the channels differ by an exact affine
+        map. ImageNet's statistics (RGB or BGR order) are recognised by name:
+        undoing them makes the channels of most pixels equal again. Any other
+        per-channel statistics, e.g. the caffe-style means with std 1 of
+        mmdet's FCOS configs, are found by fitting channels 1 and 2 as affine
+        maps of channel 0 on the pixels where the channels differ: an exact
+        fit on most of them means gray content under unequal statistics.
         """
         if (self.in_channels != 3 or torch.jit.is_tracing()
                 or not x.is_floating_point()):
             return
+        advice = ('InfMAE was pre-trained with the infrared statistics: set '
+                  'model.data_preprocessor mean=[0.425 * 255] * 3, '
+                  'std=[0.200 * 255] * 3 and bgr_to_rgb=False '
+                  '(to_rgb=False in mmpretrain).')
         with torch.no_grad():
             x = x[:4].float()
             spread = x.amax(1) - x.amin(1)  # (B, H, W)
@@ -463,12 +503,16 @@ class InfMAEViT(BaseModule):
                     MMLogger.get_current_instance().warning(
                         'InfMAEViT: the input looks like gray (infrared) '
                         'images normalised with ImageNet mean/std, probably '
-                        "the host config's data preprocessor. InfMAE was "
-                        'pre-trained with the infrared statistics: set '
-                        'model.data_preprocessor mean=[0.425 * 255] * 3, '
-                        'std=[0.200 * 255] * 3 and bgr_to_rgb=False '
-                        '(to_rgb=False in mmpretrain).')
+                        "the host config's data preprocessor. " + advice)
                     return
+            if _affine_channels(x, spread):
+                MMLogger.get_current_instance().warning(
+                    'InfMAEViT: the input looks like gray (infrared) images '
+                    'normalised with per-channel mean/std that differ '
+                    'between channels (e.g. caffe-style means with std 1), '
+                    "probably the host config's data preprocessor: its "
+                    'three channels are exact affine maps of each other. ' +
+                    advice)
 
     def embed_tokens(self, f2: torch.Tensor) -> torch.Tensor:
         """Stage-3 tokens (B, N, C3) with positions, from F2 (B, C2, h2,

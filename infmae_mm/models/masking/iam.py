@@ -89,6 +89,81 @@ def num_visible(num_tokens: int, stride: int) -> int:
     return math.ceil(num_tokens / stride)
 
 
+def masked_fraction(stride: int) -> float:
+    """Fraction ``1 - 1 / S`` of the tokens that stride S masks (for large N;
+    exactly ``1 - ceil(N / S) / N``)."""
+    return 1. - 1. / stride
+
+
+def check_masking_stride(stride: object, key: str = 'stride') -> int:
+    """Refuse a masking stride that cannot train: not an int, or S < 2.
+
+    S = 1 keeps every token visible: no patch is masked, and the
+    reconstruction loss, a mean over the masked patches, is 0 / 0 = NaN at
+    every iteration.
+
+    Args:
+        stride: The configured stride.
+        key (str): Where the user sets it, for the message (e.g.
+            ``'model.mask_generator.stride'``).
+
+    Returns:
+        int: ``stride``.
+
+    Raises:
+        ValueError: Naming ``key``, the value and the values that work.
+    """
+    if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
+        raise ValueError(
+            f'{key} must be an int >= 2 (ceil(N / S) of the N tokens stay '
+            f'visible; 4 masks 75%), got {stride!r}.')
+    if stride == 1:
+        raise ValueError(
+            f'IAM masking stride=1 ({key}) masks nothing: every token stays '
+            f'visible, so the reconstruction loss (a mean over the masked '
+            f'patches) is 0 / 0 = NaN. Set it to 2 or more; the masked '
+            f'fraction is 1 - 1/S (2: 50%, 4: 75%, the paper\'s setting; '
+            f'7: 86%).')
+    return stride
+
+
+def refuse_mask_ratio(mask_ratio: Optional[float],
+                      key: str,
+                      given_at: str = 'mask_ratio') -> None:
+    """Refuse MAE's ``mask_ratio``, which IAM does not have, naming the stride
+    that gives that ratio.
+
+    Args:
+        mask_ratio (float, optional): What the user wrote; None passes.
+        key (str): Where the stride is set instead (e.g.
+            ``'model.mask_generator.stride'``).
+        given_at (str): Where the user wrote ``mask_ratio`` (e.g.
+            ``'model.backbone.mask_ratio'``).
+
+    Raises:
+        ValueError: If ``mask_ratio`` is given.
+    """
+    if mask_ratio is None:
+        return
+    advice = f'set {key} (about 1 - 1/S is masked; 4 masks 75%)'
+    if isinstance(mask_ratio, (int, float)) and 0 < mask_ratio < 1:
+        stride = max(2, round(1 / (1 - mask_ratio)))
+        advice = (f'set {key} to {stride} (masks '
+                  f'{masked_fraction(stride):.0%})')
+    raise ValueError(
+        f'mask_ratio={mask_ratio!r} ({given_at}): InfMAE\'s '
+        f'information-aware masking has no mask ratio; its sampling stride '
+        f'S sets it (ceil(N / S) of the N tokens stay visible). Remove '
+        f'mask_ratio and {advice}.')
+
+
+def setting_key(where: str, name: str) -> str:
+    """How an error names setting ``name`` of a masking configured at
+    ``where``: ``'model.mask_generator.stride'`` for a config path, ``"the
+    stride of dict(type='IAMMaskGenerator') in ..."`` for a description."""
+    return f'the {name} of {where}' if ' ' in where else f'{where}.{name}'
+
+
 def check_token_grid(height: int, width: int,
                      patch_size: int) -> Tuple[int, int]:
     """Validate an input size for masking and return its token grid.
@@ -210,6 +285,14 @@ class IAMMasking(nn.Module):
         patch_size (int): Token patch size. Defaults to 16.
         scorer_dims (int): Output channels of the linear scorer's conv.
             Defaults to 768 (official).
+        mask_ratio (float, optional): Not an IAM setting: MAE's
+            ``mask_ratio`` is refused with an error that names the stride
+            giving that ratio. Defaults to None.
+        config_key (str): Where this masking is configured, for error
+            messages: a config path (``'model.mask_generator'`` inside
+            InfMAE) or a description containing a space (see
+            :func:`setting_key`).
+            Defaults to 'model.mask_generator'.
     """
 
     def __init__(self,
@@ -219,15 +302,19 @@ class IAMMasking(nn.Module):
                  descending: bool = False,
                  in_channels: int = 3,
                  patch_size: int = 16,
-                 scorer_dims: int = 768) -> None:
+                 scorer_dims: int = 768,
+                 mask_ratio: Optional[float] = None,
+                 config_key: str = 'model.mask_generator') -> None:
         super().__init__()
+        refuse_mask_ratio(mask_ratio, setting_key(config_key, 'stride'),
+                          setting_key(config_key, 'mask_ratio'))
         spec = get_scorer(scorer)
-        if not isinstance(stride, int) or stride < 1:
-            raise ValueError(f'The masking stride must be a positive int, '
-                             f'got {stride!r}.')
+        check_masking_stride(stride, setting_key(config_key, 'stride'))
         if selection not in SELECTIONS:
-            raise ValueError(f'Unknown IAM selection {selection!r}; choose '
-                             f'from {SELECTIONS}.')
+            raise ValueError(f'Unknown IAM selection {selection!r} '
+                             f'({setting_key(config_key, "selection")}); '
+                             f'choose from {SELECTIONS}.')
+        self.config_key = config_key
         self.scorer = scorer
         self.stride = stride
         self.selection = selection
@@ -260,7 +347,18 @@ class IAMMasking(nn.Module):
         Returns:
             IAMMask: (B, N_vis) ids, (B, N) restore ids and (B, N) mask.
         """
-        check_token_grid(images.shape[2], images.shape[3], self.patch_size)
+        grid = check_token_grid(images.shape[2], images.shape[3],
+                                self.patch_size)
+        num_tokens = grid[0] * grid[1]
+        if num_visible(num_tokens, self.stride) >= num_tokens:
+            raise ValueError(
+                f'An input of {images.shape[2]}x{images.shape[3]} has '
+                f'{num_tokens} token(s) of {self.patch_size}x'
+                f'{self.patch_size}; {setting_key(self.config_key, "stride")}='
+                f'{self.stride} keeps all of them visible, so nothing is '
+                f'masked and the reconstruction loss is NaN. Use inputs of '
+                f'at least 2 tokens (crop or resize size in the data '
+                f'pipeline).')
         scores = patch_scores(
             images.float(),
             self.scorer,

@@ -1,6 +1,8 @@
 # The paper's detection schedule (section 5.3): 25 epochs with cosine decay,
 # AdamW lr 1e-4 (the paper prints "10e-4"; MCMAE/ViTDet use 1e-4 / 8e-5),
 # weight decay 0.1, batch 2, layer-wise lr decay over the hybrid backbone.
+_base_ = '../../../_base_/check_finite_loss.py'
+
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(

@@ -2,7 +2,10 @@
 # after 1500 linear warm-up iterations, AdamW lr 1e-4 (MCMAE's value; the
 # paper prints "10e-4"), weight decay 0.05, layer-wise lr decay 0.75 over the
 # hybrid backbone (InfMAELayerDecayOptimWrapperConstructor).
-_base_ = 'mmseg::_base_/schedules/schedule_20k.py'
+_base_ = [
+    'mmseg::_base_/schedules/schedule_20k.py',
+    '../../../_base_/check_finite_loss.py'
+]
 
 optim_wrapper = dict(
     _delete_=True,

@@ -6,7 +6,10 @@
 # the configs say 0.65): lr scale 0.85 ** (13 - depth), depth 0 for the
 # patch embedding / cls / position, i + 1 for block i, 13 for neck and
 # heads; fp16 (apex O1 in the official code, AMP here).
-_base_ = 'mmseg::_base_/schedules/schedule_20k.py'
+_base_ = [
+    'mmseg::_base_/schedules/schedule_20k.py',
+    '../../../_base_/check_finite_loss.py'
+]
 
 optim_wrapper = dict(
     _delete_=True,
