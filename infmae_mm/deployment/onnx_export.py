@@ -25,8 +25,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from infmae_mm.utils.checkpoint import (describe_incompatible_keys,
-                                        load_checkpoint_to_model)
+from infmae_mm.utils.checkpoint import (extract_state_dict,
+                                        load_checkpoint_checked,
+                                        safe_load_checkpoint)
 from infmae_mm.utils.io import atomic_write_bytes
 from .adaptive_pool import ExportableAdaptiveAvgPool2d
 
@@ -71,11 +72,51 @@ def make_exportable(module: nn.Module) -> nn.Module:
     return module
 
 
+def load_export_weights(model: nn.Module, checkpoint: str, config: str,
+                        backbone_only: bool, allow_partial: bool) -> None:
+    """Load ``checkpoint`` into what is exported, refusing what does not fit.
+
+    Whole exports need the whole model's tensors; ``backbone_only`` needs
+    the encoder's only (the ``backbone.`` keys of a whole-model checkpoint,
+    or a bare encoder state dict), so a pre-training or detection checkpoint
+    exports its encoder without complaint about its other parts.
+
+    Raises:
+        CheckpointMismatchError: If the tensors do not fit (and not
+            ``allow_partial``), naming the file, the config and the keys.
+    """
+    if not backbone_only:
+        report = load_checkpoint_checked(
+            model,
+            checkpoint,
+            target=f'the model of {config}',
+            allow_partial=allow_partial)
+    else:
+        state = extract_state_dict(safe_load_checkpoint(checkpoint))
+        state = {
+            k[len('module.'):] if k.startswith('module.') else k: v
+            for k, v in state.items()
+        }
+        if any(k.startswith('backbone.') for k in state):
+            state = {
+                k[len('backbone.'):]: v
+                for k, v in state.items() if k.startswith('backbone.')
+            }
+        report = load_checkpoint_checked(
+            model.backbone,
+            checkpoint,
+            target=f'the backbone (model.backbone) of {config}',
+            allow_partial=allow_partial,
+            state_dict=state)
+    print(f'Loaded {checkpoint}: ' + report.describe())
+
+
 def build_model(
         config: str,
         checkpoint: Optional[str] = None,
         cfg_options: Optional[dict] = None,
-        backbone_only: bool = False) -> Tuple[nn.Module, Optional[List[str]]]:
+        backbone_only: bool = False,
+        allow_partial: bool = False) -> Tuple[nn.Module, Optional[List[str]]]:
     """Build the module to export and its output names.
 
     Args:
@@ -84,6 +125,10 @@ def build_model(
             None: the config's initialisation.
         cfg_options (dict, optional): Overrides merged into the config.
         backbone_only (bool): Export the backbone's feature maps.
+        allow_partial (bool): Load only the tensors of ``checkpoint`` that
+            fit and keep the others as built (e.g. a segmentor with only
+            pre-trained encoder weights, for latency measurements).
+            Defaults to False: a checkpoint that does not fit is refused.
 
     Returns:
         tuple: The module in eval mode (SyncBN reverted to BN) and its output
@@ -91,8 +136,10 @@ def build_model(
         ``out_indices``).
 
     Raises:
-        ValueError: If no weight of ``checkpoint`` fits the model, or the
-            config is not a segmentor and ``backbone_only`` is False.
+        CheckpointMismatchError: If ``checkpoint`` does not fit the exported
+            module (a ValueError; the message lists the keys).
+        ValueError: If the config is not a segmentor and ``backbone_only``
+            is False.
     """
     from mmengine.config import Config
     from mmengine.model import revert_sync_batchnorm
@@ -104,12 +151,8 @@ def build_model(
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     model = revert_sync_batchnorm(MODELS.build(cfg.model))
     if checkpoint:
-        result = load_checkpoint_to_model(model, checkpoint)
-        if len(result.missing_keys) == len(model.state_dict()):
-            raise ValueError(f'No weight of {checkpoint} fits the model of '
-                             f'{config}:\n' +
-                             describe_incompatible_keys(result))
-        print(f'Loaded {checkpoint}: ' + describe_incompatible_keys(result))
+        load_export_weights(model, checkpoint, config, backbone_only,
+                            allow_partial)
     else:
         model.init_weights()
     model.eval()

@@ -24,8 +24,7 @@ from mmpretrain.structures import DataSample
 
 from infmae_mm.datasets.metainfo import IMAGE_SUFFIXES
 from infmae_mm.models.masking import IAM_MASK_KEY
-from infmae_mm.utils.checkpoint import (describe_incompatible_keys,
-                                        load_checkpoint_to_model)
+from infmae_mm.utils.checkpoint import load_checkpoint_checked
 
 #: Side multiple of InfMAE inputs (the token patch).
 MULTIPLE = 16
@@ -35,9 +34,18 @@ LOADERS = ('LoadThermalImage', 'LoadImageFromFile')
 def build_model(cfg: Config,
                 checkpoint: str,
                 device: str = 'cpu') -> torch.nn.Module:
-    """Build ``cfg.model`` in eval mode with ``checkpoint``'s weights (through
-    the safe loader; mismatching keys are printed), or freshly initialised for
-    ``checkpoint='none'``."""
+    """Build ``cfg.model`` in eval mode with ``checkpoint``'s weights, or
+    freshly initialised for ``checkpoint='none'``.
+
+    The checkpoint loads through the safe loader and must fit the model
+    (:func:`~infmae_mm.utils.checkpoint.load_checkpoint_checked`: only the
+    known optional keys may differ), so that a checkpoint of another config
+    is never scored or drawn as if it were this one.
+
+    Raises:
+        CheckpointMismatchError: If the checkpoint does not fit; the message
+            names the file, the config and the keys.
+    """
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     model = MODELS.build(cfg.model)
     if checkpoint.lower() == 'none':
@@ -50,10 +58,12 @@ def build_model(cfg: Config,
         finally:
             logger.setLevel(level)
     else:
-        result = load_checkpoint_to_model(model, checkpoint)
-        if result.missing_keys or result.unexpected_keys:
-            print(f'{checkpoint} does not match the model exactly:\n' +
-                  describe_incompatible_keys(result))
+        config = getattr(cfg, 'filename', None) or 'the config'
+        load_checkpoint_checked(
+            model,
+            checkpoint,
+            target=f'the model of {config}',
+            partial_option=None)
     return model.to(device).eval()
 
 

@@ -18,7 +18,7 @@ import pickle
 import re
 import types
 import zipfile
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 import _compat_pickle
 import torch
@@ -443,3 +443,185 @@ def describe_incompatible_keys(result: Any, limit: Optional[int] = 10) -> str:
         lines.append(f'{kind} ({len(keys)}): ' + ', '.join(shown) +
                      (f', ... ({more} more)' if more else ''))
     return '\n'.join(lines) if lines else 'all keys matched'
+
+
+#: Keys a checkpoint may lack, or hold without a place in the model, while its
+#: weights still fit: ``(regex, why)``. Nothing else is tolerated by
+#: :func:`load_checkpoint_checked`.
+OPTIONAL_KEYS: Tuple[Tuple[str, str], ...] = (
+    (r'(^|\.)num_batches_tracked$', 'BatchNorm step counters, not weights'),
+    (r'^mask_generator\.(weight|bias)$',
+     "the official linear IAM scorer's fixed random conv, used only with "
+     "model.mask_generator=dict(scorer='linear')"),
+    (r'^data_preprocessor\.',
+     "the data preprocessor's normalisation buffers, set by the config"),
+)
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint whose tensors do not fit the model a tool built from its
+    config; the message names the file, the model and the keys."""
+
+
+class LoadReport(NamedTuple):
+    """What :func:`load_checkpoint_checked` loaded and left out.
+
+    Attributes:
+        loaded (int): Model tensors taken from the checkpoint.
+        total (int): Tensors of the model's state dict.
+        missing (list[str]): Model keys the checkpoint lacks (tolerated
+            optional keys excluded).
+        unexpected (list[str]): Checkpoint keys the model lacks (tolerated
+            optional keys excluded).
+        mismatched (list[str]): Keys in both whose shapes differ, as
+            ``'key: checkpoint (..) vs model (..)'``.
+        tolerated (list[str]): Optional keys (:data:`OPTIONAL_KEYS`) either
+            side lacks.
+    """
+    loaded: int
+    total: int
+    missing: List[str]
+    unexpected: List[str]
+    mismatched: List[str]
+    tolerated: List[str]
+
+    @property
+    def exact(self) -> bool:
+        """Whether every tensor fits (tolerated optional keys aside)."""
+        return not (self.missing or self.unexpected or self.mismatched)
+
+    def describe(self, limit: Optional[int] = 10) -> str:
+        """One line per kind of mismatch, ``limit`` keys each."""
+        lines = [
+            f'{self.loaded} of {self.total} model tensors loaded' +
+            (', all keys matched' if self.exact else '')
+        ]
+        for kind, keys in (('missing from the checkpoint', self.missing),
+                           ('unexpected (not in the model)', self.unexpected),
+                           ('shape mismatch', self.mismatched),
+                           ('tolerated optional', self.tolerated)):
+            if not keys:
+                continue
+            shown = keys[:limit] if limit is not None else keys
+            more = len(keys) - len(shown)
+            lines.append(f'{kind} ({len(keys)}): ' + ', '.join(shown) +
+                         (f', ... ({more} more)' if more else ''))
+        return '\n'.join(lines)
+
+    def as_dict(self) -> Dict[str, Any]:
+        """JSON-ready summary (for a tool's result file)."""
+        return dict(self._asdict(), exact=self.exact)
+
+
+def _is_optional(key: str) -> bool:
+    return any(re.search(pattern, key) for pattern, _ in OPTIONAL_KEYS)
+
+
+def _prefix_hint(missing: List[str], unexpected: List[str]) -> str:
+    """Advice when the two sides differ by a leading prefix only (a bare
+    backbone state dict against a whole model, or the reverse)."""
+    for extra, short, side in ((unexpected, missing, 'checkpoint'),
+                               (missing, unexpected, 'model')):
+        short_set = set(short)
+        counts = collections.Counter(
+            k.split('.', 1)[0] for k in extra
+            if '.' in k and k.split('.', 1)[1] in short_set)
+        if not counts:
+            continue
+        prefix, count = counts.most_common(1)[0]
+        if count < max(1, len(short) // 2):
+            continue
+        if side == 'checkpoint':
+            return (f' Its keys carry an extra prefix {prefix + "."!r}: the '
+                    f'file holds a larger model, of which {prefix!r} is the '
+                    f'part wanted here.')
+        return (f' The model\'s keys carry a prefix {prefix + "."!r} that '
+                f'the file lacks: it holds a bare {prefix!r} state dict (a '
+                f'converted encoder?), not the whole model.')
+    return ''
+
+
+def load_checkpoint_checked(model: nn.Module,
+                            checkpoint: str,
+                            target: str,
+                            allow_partial: bool = False,
+                            partial_option: Optional[str] = '--allow-partial',
+                            state_dict: Optional[Dict[str, Any]] = None,
+                            map_location: Any = 'cpu') -> LoadReport:
+    """Load ``checkpoint`` into ``model`` and refuse it when it does not fit.
+
+    The tools' one loading path (held-out reconstruction, the picture tools,
+    the attention NMI, the ONNX export): a checkpoint of another model or
+    another config must not be scored, drawn or exported as if it were this
+    one. Keys in :data:`OPTIONAL_KEYS` are tolerated either way; any other
+    missing, unexpected or differently shaped tensor raises, unless
+    ``allow_partial``, which loads what fits and reports the rest (a file
+    of which nothing fits is refused even then).
+
+    Args:
+        model (nn.Module): The model built from the tool's config.
+        checkpoint (str): Path of the file (read with
+            :func:`safe_load_checkpoint` unless ``state_dict`` is given).
+        target (str): What ``model`` is, for messages (e.g. ``'the model of
+            configs/pretrain/x.py'``).
+        allow_partial (bool): Load the fitting tensors and keep the others
+            as initialised. Defaults to False.
+        partial_option (str, optional): The tool's option that sets
+            ``allow_partial``, named in the error; None when the tool has
+            none.
+        state_dict (dict, optional): The checkpoint's tensors, already read
+            and re-keyed (e.g. a prefix removed) by the caller.
+        map_location: As for ``torch.load``. Defaults to 'cpu'.
+
+    Returns:
+        LoadReport: What was loaded and what not.
+
+    Raises:
+        CheckpointMismatchError: Naming the file, ``target``, the mismatched
+            keys and, when partial loading is a use, ``partial_option``.
+    """
+    if state_dict is None:
+        state_dict = extract_state_dict(
+            safe_load_checkpoint(checkpoint, map_location=map_location))
+        if state_dict and all(k.startswith('module.') for k in state_dict):
+            state_dict = {k[len('module.'):]: v for k, v in state_dict.items()}
+    own = model.state_dict()
+    missing, tolerated, mismatched = [], [], []
+    fitting = {}
+    for key, tensor in own.items():
+        if key not in state_dict:
+            (tolerated if _is_optional(key) else missing).append(key)
+            continue
+        value = state_dict[key]
+        if isinstance(value, torch.Tensor) and value.shape != tensor.shape:
+            mismatched.append(f'{key}: checkpoint {tuple(value.shape)} vs '
+                              f'model {tuple(tensor.shape)}')
+            continue
+        fitting[key] = value
+    unexpected = []
+    for key in state_dict:
+        if key not in own:
+            (tolerated if _is_optional(key) else unexpected).append(key)
+    report = LoadReport(
+        len(fitting), len(own), missing, unexpected, mismatched, tolerated)
+    if not fitting:
+        official = ''
+        if 'patch_embed4.weight' in state_dict:
+            official = (' It is an official InfMAE checkpoint: convert it '
+                        'with tools/model_converters/infmae_official_to_mm.py '
+                        'first.')
+        raise CheckpointMismatchError(
+            f'No tensor of {checkpoint} fits {target}: it is a checkpoint '
+            f'of another model (its keys look like '
+            f'{sorted(state_dict)[:5]}).{official}'
+            f'{_prefix_hint(missing, unexpected)}\n{report.describe()}')
+    if not report.exact and not allow_partial:
+        option = (f' To load only the fitting tensors on purpose, pass '
+                  f'{partial_option}.' if partial_option else '')
+        raise CheckpointMismatchError(
+            f'{checkpoint} does not fit {target}:\n{report.describe()}\n'
+            f'Give the checkpoint written by this config (or the config '
+            f'that wrote the checkpoint).'
+            f'{_prefix_hint(missing, unexpected)}{option}')
+    model.load_state_dict(fitting, strict=False)
+    return report

@@ -60,8 +60,9 @@ def build_model(args: argparse.Namespace):
     from mmengine.registry import init_default_scope
 
     from infmae_mm.models.backbones.vit_weights import load_vit_weights
-    from infmae_mm.utils.checkpoint import (describe_incompatible_keys,
+    from infmae_mm.utils.checkpoint import (CheckpointMismatchError,
                                             extract_state_dict,
+                                            load_checkpoint_checked,
                                             safe_load_checkpoint)
     cfg = Config.fromfile(args.config)
     scope = cfg.get('default_scope', 'mmpretrain')
@@ -88,10 +89,15 @@ def build_model(args: argparse.Namespace):
                 k[len('backbone.'):]: v
                 for k, v in state.items() if k.startswith('backbone.')
             }
-        result = model.load_state_dict(state, strict=False)
-        if result.missing_keys:
-            sys.exit(f'{args.checkpoint} does not fit the backbone of '
-                     f'{args.config}:\n{describe_incompatible_keys(result)}')
+        try:
+            load_checkpoint_checked(
+                model,
+                args.checkpoint,
+                target=f'the backbone (model.backbone) of {args.config}',
+                partial_option=None,
+                state_dict=state)
+        except CheckpointMismatchError as err:
+            sys.exit(f'error: {err}')
     extra = 0
     if getattr(model, 'cls_token', None) is not None:
         extra = getattr(model, 'num_extra_tokens', 1)

@@ -31,6 +31,7 @@ from infmae_mm.evaluation.heldout import (add_heldout_arguments, build_model,
                                           reconstruct_images)
 from infmae_mm.models.selfsup.reconstruction_predict import \
     ReconstructionPredictMixin
+from infmae_mm.utils.checkpoint import CheckpointMismatchError
 from infmae_mm.utils.io import atomic_write_text
 
 
@@ -45,7 +46,10 @@ def parse_args(argv: List[str] = None) -> argparse.Namespace:
 def main(argv: List[str] = None) -> int:
     args = parse_args(argv)
     cfg = load_config(args)
-    model = build_model(cfg, args.checkpoint, args.device)
+    try:
+        model = build_model(cfg, args.checkpoint, args.device)
+    except CheckpointMismatchError as err:
+        sys.exit(f'error: {err}')
     if not isinstance(model, ReconstructionPredictMixin):
         reason = (f'{type(model).__name__} does not reconstruct pixels (e.g. '
                   f"UNIP distils a teacher's attention), so held-out "

@@ -59,6 +59,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--backbone-only',
         action='store_true',
         help='export the encoder\'s feature maps instead of the segmentor')
+    parser.add_argument(
+        '--allow-partial',
+        action='store_true',
+        help='load only the checkpoint tensors that fit and keep the rest '
+        'as built (e.g. a segmentor with only pre-trained encoder weights, '
+        'to measure latency); without it a checkpoint that does not fit '
+        'the config is refused with the list of keys')
     parser.add_argument('--opset', type=int, default=17)
     parser.add_argument(
         '--verify',
@@ -78,7 +85,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     module, names = build_model(args.config, args.checkpoint, args.cfg_options,
-                                args.backbone_only)
+                                args.backbone_only, args.allow_partial)
     in_channels = input_channels(module)
     names = export_onnx(module, args.out, args.shape, in_channels, names,
                         args.opset)

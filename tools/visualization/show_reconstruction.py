@@ -35,6 +35,7 @@ from infmae_mm.evaluation.heldout import (add_heldout_arguments, build_model,
 from infmae_mm.evaluation.reconstruction import inpaint_fill
 from infmae_mm.models.selfsup.reconstruction_predict import \
     ReconstructionPredictMixin
+from infmae_mm.utils.checkpoint import CheckpointMismatchError
 from infmae_mm.visualization import overlay_mask, save_grid
 from infmae_mm.visualization.frequency_views import view_cells, view_titles
 
@@ -68,7 +69,10 @@ def masked_only(pred: np.ndarray, mask: np.ndarray) -> np.ndarray:
 def main(argv: List[str] = None) -> int:
     args = parse_args(argv)
     cfg = load_config(args)
-    model = build_model(cfg, args.checkpoint, args.device)
+    try:
+        model = build_model(cfg, args.checkpoint, args.device)
+    except CheckpointMismatchError as err:
+        sys.exit(f'error: {err}')
     if not isinstance(model, ReconstructionPredictMixin):
         print(f'{type(model).__name__} does not reconstruct pixels (e.g. '
               f'UNIP distils attention): there is no reconstruction to draw.')
