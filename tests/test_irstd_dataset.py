@@ -12,6 +12,7 @@ from mmengine.dataset import Compose
 from mmseg.registry import DATASETS, TRANSFORMS
 
 from infmae_mm.datasets.irstd import IRSTD1kDataset
+from infmae_mm.datasets.pair_checks import DatasetDefectError
 from infmae_mm.evaluation.irstd_metric import IRSTDMetric
 from infmae_mm.testing import write_irstd_like
 
@@ -144,9 +145,78 @@ def test_non_binary_mask_is_reported(root_copy):
     mask = read_mask(path)
     mask[0, 0] = 128  # an anti-aliased edge value
     cv2.imwrite(path, mask)
-    build(root_copy, 'test.txt')  # not read unless asked
-    with pytest.raises(ValueError, match='XDU10.png'):
+    build(root_copy, 'test.txt')  # values are not decoded unless asked
+    with pytest.raises(ValueError, match='XDU10.png') as info:
         build(root_copy, 'test.txt', check_mask_values=True)
+    defect, = info.value.defects
+    assert defect.path == path and '1 pixel(s) of value(s) 128' in \
+        defect.problem
+    assert 'binarise' in defect.fix and 'mask_foreground_value' in defect.fix
+
+
+def test_every_defect_is_listed_with_its_fix(root_copy):
+    """Missing files, a mask of another size and a multi-channel mask are all
+    found by the default (header) check and named in one error, each with the
+    config key or the file change that fixes it."""
+    masks = osp.join(root_copy, 'masks')
+    os.remove(osp.join(root_copy, 'images', 'XDU8.png'))
+    os.remove(osp.join(masks, 'XDU9.png'))
+    small = cv2.resize(
+        read_mask(osp.join(masks, 'XDU10.png')), (32, 48),
+        interpolation=cv2.INTER_NEAREST)
+    cv2.imwrite(osp.join(masks, 'XDU10.png'), small)
+    rgb = read_mask(osp.join(masks, 'XDU11.png'))
+    cv2.imwrite(osp.join(masks, 'XDU11.png'), np.dstack([rgb] * 3))
+    with pytest.raises(DatasetDefectError) as info:
+        build(root_copy, 'test.txt')
+    err = info.value
+    assert isinstance(err, FileNotFoundError) and isinstance(err, ValueError)
+    by_file = {osp.basename(d.path): d for d in err.defects}
+    assert set(by_file) == {'XDU8.png', 'XDU9.png', 'XDU10.png', 'XDU11.png'}
+    assert by_file['XDU8.png'].problem == 'image missing'
+    assert by_file['XDU8.png'].path == osp.join(root_copy, 'images',
+                                                'XDU8.png')
+    assert "remove 'XDU8' from" in by_file['XDU8.png'].fix
+    assert 'img_suffix' in by_file['XDU8.png'].fix
+    assert by_file['XDU9.png'].problem == 'mask missing'
+    assert 'seg_map_suffix' in by_file['XDU9.png'].fix
+    assert 'mask is 32x48 (WxH)' in by_file['XDU10.png'].problem
+    assert 'is 64x64' in by_file['XDU10.png'].problem
+    assert 'nearest-neighbour' in by_file['XDU10.png'].fix
+    assert '3 channels' in by_file['XDU11.png'].problem
+    assert 'single-channel' in by_file['XDU11.png'].fix
+    message = str(err)
+    assert '4 defect(s) in 4 file(s)' in message
+    for defect in err.defects:
+        assert defect.path in message and defect.fix in message
+    # The other split is untouched by these files.
+    assert len(build(root_copy, 'trainval.txt')) == 8
+
+
+def test_header_check_reads_no_pixels(irstd_root, monkeypatch):
+    """The default check opens headers only: no full decode of any file."""
+    import mmcv
+    from PIL import Image
+
+    def refuse(*args, **kwargs):
+        raise AssertionError('a full decode at build time')
+
+    monkeypatch.setattr(Image.Image, 'load', refuse)
+    monkeypatch.setattr(cv2, 'imdecode', refuse)
+    monkeypatch.setattr(mmcv, 'imfrombytes', refuse)
+    assert len(build(irstd_root, 'trainval.txt')) == 8
+
+
+def test_wrong_mask_suffix_gets_one_hint(irstd_root):
+    with pytest.raises(FileNotFoundError) as info:
+        build(irstd_root, 'test.txt', seg_map_suffix='_pixels0.png')
+    assert len(info.value.defects) == 4
+    assert 'Every mask is missing' in str(info.value)
+
+
+def test_checks_can_be_turned_off(root_copy):
+    os.remove(osp.join(root_copy, 'masks', 'XDU9.png'))
+    assert len(build(root_copy, 'test.txt', check_files=False)) == 4
 
 
 def test_bad_arguments(irstd_root):

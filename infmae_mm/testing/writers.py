@@ -10,6 +10,8 @@ import os
 import xml.etree.ElementTree as ET
 from typing import Dict, List, Sequence, Tuple
 
+import numpy as np
+
 from ..utils.io import atomic_imwrite, atomic_write_bytes, atomic_write_text
 from .synthetic import (SCENE_TO_M3FD, Box, SizeSpec, check_size, image_rng,
                         make_ir_image, make_ir_scene, make_irstd_sample,
@@ -17,7 +19,7 @@ from .synthetic import (SCENE_TO_M3FD, Box, SizeSpec, check_size, image_rng,
 
 __all__ = [
     'write_pretrain_folder', 'write_msrs_like', 'write_m3fd_like',
-    'write_irstd_like'
+    'write_irstd_like', 'write_irstd_layout', 'IRSTD_LAYOUTS'
 ]
 
 #: Pre-training sources: sub-folder -> scene kinds drawn there.
@@ -219,3 +221,119 @@ def write_irstd_like(root: str,
         atomic_write_text(
             os.path.join(root, f'{name}.txt'), ''.join(s + '\n' for s in lst))
     return split
+
+
+#: IRSTD layouts :func:`write_irstd_layout` writes, with their split files.
+IRSTD_LAYOUTS = ('irstd1k', 'sirst-v2', 'nuaa-sirst', 'nudt-sirst')
+
+
+def _png_bytes(img, mode: str) -> bytes:
+    """``img`` (H, W) uint8 encoded as a PNG of Pillow mode ``mode``."""
+    import io
+
+    from PIL import Image
+    gray = Image.fromarray(img, mode='L')
+    out = io.BytesIO()
+    gray.convert(mode).save(out, format='PNG')
+    return out.getvalue()
+
+
+def write_irstd_layout(root: str,
+                       layout: str,
+                       num_images: int = 12,
+                       size: SizeSpec = ((40, 72), (48, 96)),
+                       seed: int = 0) -> Dict[str, List[str]]:
+    """Write a small IRSTD set in the folder layout of a public one.
+
+    Layouts (see ``configs/irstd/_base_/datasets/``):
+
+    * ``'irstd1k'``: ``images/XDU<i>.png``, ``masks/XDU<i>.png``,
+      ``trainval.txt`` / ``test.txt``;
+    * ``'sirst-v2'``: ``images/targets/<stem>.png`` (frames with targets)
+      and ``images/backgrounds/<stem>.png`` (target-free, empty masks),
+      ``annotations/masks/<stem>_pixels0.png`` for both, and
+      ``splits/{train,val,trainval,test}_full.txt`` of bare stems; every
+      third image is stored as RGB and every fifth as a palette PNG, as some
+      of the real ones are;
+    * ``'nuaa-sirst'``: ``images/Misc_<i>.png``,
+      ``masks/Misc_<i>_pixels0.png``, ``idx_427/{trainval,test}.txt``;
+    * ``'nudt-sirst'``: ``images/<6 digits>.png``, ``masks/<same>.png``,
+      ``img_idx/{train,test}_NUDT-SIRST.txt``.
+
+    Masks are 0/255 uint8 gray PNGs of the image's size. A quarter of the
+    images go to test; SIRST-v2's trainval is split 2:1 into train and val.
+
+    Args:
+        root: Output folder.
+        layout: One of :data:`IRSTD_LAYOUTS`.
+        num_images: Number of images (at least 4).
+        size: ``(H, W)``, or ``((h_min, h_max), (w_min, w_max))`` for a
+            random size per image (the real sets mix sizes).
+        seed: Random seed.
+
+    Returns:
+        dict: Split file (relative to ``root``) -> its stems.
+    """
+    if layout not in IRSTD_LAYOUTS:
+        raise ValueError(f'layout must be one of {IRSTD_LAYOUTS}, got '
+                         f'{layout!r}')
+    n = int(num_images)
+    if n < 4:
+        raise ValueError(f'num_images must be at least 4, got {n}')
+    if layout == 'irstd1k':
+        stems = [f'XDU{i}' for i in range(n)]
+    elif layout == 'sirst-v2':
+        stems = [(f'Misc_{i + 1}' if i % 2 else f'202105-Enhance-{i + 1}')
+                 for i in range(n)]
+    elif layout == 'nuaa-sirst':
+        stems = [f'Misc_{i + 1}' for i in range(n)]
+    else:
+        stems = [f'{i + 1:06d}' for i in range(n)]
+    mask_suffix = '_pixels0.png' if layout in ('sirst-v2',
+                                               'nuaa-sirst') else '.png'
+    for i, stem in enumerate(stems):
+        rng = image_rng(seed, 21, i)
+        h, w = pick_size(rng, size)
+        background = layout == 'sirst-v2' and i % 4 == 2
+        # SIRST-v2 keeps every target-free frame under backgrounds/.
+        num_targets = (0 if background else 1 +
+                       i % 3) if layout == 'sirst-v2' else None
+        img, mask = make_irstd_sample(rng, h, w, num_targets=num_targets)
+        if layout == 'sirst-v2':
+            folder = 'images/backgrounds' if background else 'images/targets'
+            img_path = os.path.join(root, folder, stem + '.png')
+            mask_path = os.path.join(root, 'annotations/masks',
+                                     stem + mask_suffix)
+        else:
+            img_path = os.path.join(root, 'images', stem + '.png')
+            mask_path = os.path.join(root, 'masks', stem + mask_suffix)
+        if layout == 'sirst-v2' and i % 5 == 4:
+            atomic_write_bytes(img_path, _png_bytes(img, 'P'))
+        elif layout == 'sirst-v2' and i % 3 == 1:
+            atomic_imwrite(img_path, np.repeat(img[..., None], 3, axis=2))
+        else:
+            atomic_imwrite(img_path, img)
+        atomic_imwrite(mask_path, mask)
+    num_test = max(1, n // 4)
+    trainval, test = stems[:-num_test], stems[-num_test:]
+    if layout == 'irstd1k':
+        splits = {'trainval.txt': trainval, 'test.txt': test}
+    elif layout == 'sirst-v2':
+        num_val = max(1, len(trainval) // 3)
+        splits = {
+            'splits/train_full.txt': trainval[:-num_val],
+            'splits/val_full.txt': trainval[-num_val:],
+            'splits/trainval_full.txt': trainval,
+            'splits/test_full.txt': test,
+        }
+    elif layout == 'nuaa-sirst':
+        splits = {'idx_427/trainval.txt': trainval, 'idx_427/test.txt': test}
+    else:
+        splits = {
+            'img_idx/train_NUDT-SIRST.txt': trainval,
+            'img_idx/test_NUDT-SIRST.txt': test
+        }
+    for name, lst in splits.items():
+        atomic_write_text(
+            os.path.join(root, name), ''.join(s + '\n' for s in lst))
+    return splits
