@@ -21,7 +21,7 @@
 # arguments, e.g. "-k amp" to rerun a part; "none" skips the tests);
 # GPU_CHECK_BENCH_CASES (default pretrain,inference,peers; "none" skips the
 # benchmark). On a machine without the OpenMMLab
-# hosts, install them first (README: "On a GPU"), e.g. from wheels:
+# hosts, install them first (docs/en/user_guides/gpu.md), e.g. from wheels:
 #   python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl
 #   export PYTHONPATH=/tmp/site:$PWD
 set -u

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fetch, into .whl/ (ignored by git), the wheels that tools/gpu_check.sh needs
 # on a GPU machine that has PyTorch but none of the OpenMMLab hosts and no
-# network (Python 3.12, numpy 2; see README "On a GPU"). Run it here, then
+# network (Python 3.12, numpy 2; see docs/en/user_guides/gpu.md). Run it here, then
 # carry .whl to the GPU machine and install with --no-deps into /tmp/site.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -49,8 +49,9 @@ similar (1.0); a flat and a structured one are not (0.0).
 The M3FD converter groups consecutive frames into scenes with the same
 :func:`similarity` at a lower threshold (frames of one scene drift further
 than near-duplicates). The thresholds were set on generated sequences
-(:mod:`infmae_mm.testing.sequences`); the README's curation section gives
-the measured recall, false positives and throughput.
+(:mod:`infmae_mm.testing.sequences`); the data curation page of the docs
+(``docs/en/user_guides/data_curation.md``) gives the measured recall, false
+positives and throughput.
 """
 from __future__ import annotations
 import base64
