@@ -97,7 +97,8 @@ def load_vit_weights(vit: torch.nn.Module,
                      path: str,
                      prefix: Optional[str] = None,
                      required: Optional[Iterable[str]] = None,
-                     what: str = 'ViT') -> Dict[str, list]:
+                     what: str = 'ViT',
+                     config_key: Optional[str] = None) -> Dict[str, list]:
     """Load a ViT checkpoint into an mmpretrain ``VisionTransformer``.
 
     Args:
@@ -107,6 +108,9 @@ def load_vit_weights(vit: torch.nn.Module,
         required (Iterable[str], optional): Keys of ``vit.state_dict()`` the
             file must hold. Defaults to all of them.
         what (str): Name of the model in error messages.
+        config_key (str, optional): The config key of the ViT's settings
+            (e.g. ``'model.teacher.vit'``), named when the file's shapes
+            differ from the model's.
 
     Returns:
         dict: ``missing`` (keys not required and not in the file) and
@@ -114,9 +118,13 @@ def load_vit_weights(vit: torch.nn.Module,
 
     Raises:
         KeyError: If a required key is missing; the message lists them.
+        ValueError: If tensors of the file have other shapes than the
+            model's (another width or patch size); the message names the
+            file's width and ``config_key``.
     """
     state_dict = select_vit_state_dict(safe_load_checkpoint(path), prefix)
     own = vit.state_dict()
+    check_vit_shapes(state_dict, own, path, what, config_key)
     required = set(own if required is None else required)
     missing_required = sorted(required - set(state_dict))
     if missing_required:
@@ -135,6 +143,53 @@ def load_vit_weights(vit: torch.nn.Module,
     return dict(
         missing=list(result.missing_keys),
         unexpected=sorted(set(state_dict) - set(own)))
+
+
+def _vit_width(state_dict: Dict[str, torch.Tensor]) -> Optional[int]:
+    """Embedding width of a ViT state dict (its cls token or patch embedding),
+    or None if neither is there."""
+    for key in ('cls_token', 'patch_embed.projection.weight'):
+        value = state_dict.get(key)
+        if isinstance(value, torch.Tensor) and value.dim() >= 2:
+            return int(value.shape[-1] if key ==
+                       'cls_token' else value.shape[0])
+    return None
+
+
+def check_vit_shapes(state_dict: Dict[str, torch.Tensor],
+                     own: Dict[str, torch.Tensor],
+                     path: str,
+                     what: str = 'ViT',
+                     config_key: Optional[str] = None) -> None:
+    """Refuse a ViT file whose tensors have other shapes than the model's
+    (torch's own ``size mismatch`` error names neither the file nor the
+    setting).
+
+    Raises:
+        ValueError: Naming the file, its width, the model's and
+            ``config_key``.
+    """
+    mismatched = [
+        f'{k}: file {tuple(v.shape)} vs model {tuple(own[k].shape)}'
+        for k, v in state_dict.items()
+        if k in own and isinstance(v, torch.Tensor) and v.shape != own[k].shape
+    ]
+    if not mismatched:
+        return
+    file_width, model_width = _vit_width(state_dict), _vit_width(own)
+    setting = config_key or 'the ViT config'
+    differ = f'{len(mismatched)} tensors differ ({"; ".join(mismatched[:3])})'
+    if file_width != model_width:
+        raise ValueError(
+            f'{what} checkpoint {path} holds a ViT of width {file_width}, but '
+            f'{setting} builds one of width {model_width}: {differ}. Set '
+            f'{setting}.arch to the file\'s architecture (width 384: '
+            f'\'small\', 768: \'base\', 1024: \'large\') or give the '
+            f'checkpoint of the configured ViT.')
+    raise ValueError(
+        f'{what} checkpoint {path} has the width of {setting} '
+        f'({model_width}) but other shapes: {differ}. Set {setting}.img_size '
+        f'and {setting}.patch_size to the file\'s.')
 
 
 def adapt_vit_state_dict(state_dict: Dict[str, torch.Tensor],

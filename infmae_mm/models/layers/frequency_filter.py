@@ -64,6 +64,9 @@ class AdaptiveFrequencyFilter(nn.Module):
             every sample of the batch (the code's all-0.01 1x1 conv over the
             batch axis). Defaults to False.
         gate_weight (float): Initial ``w``. Defaults to 0.01.
+        config_key (str): Where this filter sits in the config, for error
+            messages (``DualDomainGuidance`` passes e.g.
+            ``'model.neck.guidance.afdm'``). Defaults to 'afdm'.
     """
 
     def __init__(self,
@@ -73,18 +76,19 @@ class AdaptiveFrequencyFilter(nn.Module):
                  learnable: bool = True,
                  response: str = 'lowpass',
                  gate: bool = False,
-                 gate_weight: float = CODE_GATE_WEIGHT) -> None:
+                 gate_weight: float = CODE_GATE_WEIGHT,
+                 config_key: str = 'afdm') -> None:
         super().__init__()
         if response not in RESPONSES:
             raise ValueError(f'Unknown AFDM response {response!r}; set '
-                             f'afdm.response to one of {RESPONSES}.')
+                             f'{config_key}.response to one of {RESPONSES}.')
         for name, value in (('alpha', alpha), ('radius', radius)):
             if not 0. < value < 1.:
                 raise ValueError(f'AFDM {name} must lie in (0, 1), got '
-                                 f'{value}; fix afdm.{name}.')
+                                 f'{value}; fix {config_key}.{name}.')
         if beta <= 0.:
             raise ValueError(f'AFDM beta must be > 0, got {beta}; fix '
-                             'afdm.beta.')
+                             f'{config_key}.beta.')
         self.learnable = learnable
         self.response_type = response
         self.use_gate = gate

@@ -59,6 +59,10 @@ class DualDomainGuidance(BaseModule):
         in_channels (int): Image channels. Defaults to 3.
         embed_dims (int): Token width, the encoder's C3. Defaults to 768.
         patch_size (int): Token patch side. Defaults to 16.
+        config_key (str): Where this bridge sits in the config, for error
+            messages: ``'model.guidance'`` in ``MAEWithDDG`` (the default),
+            ``'model.neck.guidance'`` in ``DuGIPretrainDecoder`` (which sets
+            it).
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -71,14 +75,16 @@ class DualDomainGuidance(BaseModule):
                  in_channels: int = 3,
                  embed_dims: int = 768,
                  patch_size: int = 16,
+                 config_key: str = 'model.guidance',
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        self.config_key = config_key
         for key, value, choices in (('afdm_input', afdm_input,
                                      AFDM_INPUTS), ('domain', domain, DOMAINS),
                                     ('downsample', downsample, DOWNSAMPLES)):
             if value not in choices:
                 raise ValueError(f'Unknown DDG {key} {value!r}; set '
-                                 f'model.guidance.{key} to one of {choices}.')
+                                 f'{config_key}.{key} to one of {choices}.')
         self.afdm_input = afdm_input
         self.domain = domain
         self.downsample = downsample
@@ -86,7 +92,8 @@ class DualDomainGuidance(BaseModule):
         self.embed_dims = embed_dims
         self.freq_embed = nn.Conv2d(
             in_channels, embed_dims, kernel_size=patch_size, stride=patch_size)
-        self.afdm = AdaptiveFrequencyFilter(**afdm)
+        self.afdm = AdaptiveFrequencyFilter(
+            **dict(dict(config_key=f'{config_key}.afdm'), **afdm))
         self.token_pool = nn.Conv1d(
             embed_dims, embed_dims, kernel_size=4,
             stride=4) if downsample == 'conv' else None
@@ -168,7 +175,7 @@ class DualDomainGuidance(BaseModule):
             raise ValueError(
                 f"downsample='conv' pools the {N} tokens to {N // 4}, but the "
                 f'masks keep {n} visible tokens; keep a quarter of the tokens '
-                f"or set model.guidance.downsample='visible'.")
+                f"or set {self.config_key}.downsample='visible'.")
         return self.token_pool(freq_tokens.transpose(1, 2)).transpose(1, 2)
 
     def forward(

@@ -83,8 +83,12 @@ class DDGThreeBranch(BaseModule):
                 f'exactly {N // (self.num_branches + 1)} visible tokens of '
                 f'{N} (got {n}); use a masking that keeps 1/'
                 f'{self.num_branches + 1} of the tokens (stride '
-                f'{self.num_branches + 1}, selection top) or the paper-form '
-                "fusion dict(type='DDGGuidedAttention').")
+                f'{self.num_branches + 1}, selection top: '
+                f'model.mask_generator, or IAMMaskGenerator in '
+                f'train_dataloader.dataset.pipeline) or the paper-form '
+                "fusion dict(type='DDGGuidedAttention') (model.neck.guidance."
+                'fusion in DuGI-MAE configs, model.guidance.fusion in '
+                'MAEWithDDG ones).')
         order = torch.argsort(ids_restore, dim=1)
         ids_keep, ids_masked = order[:, :n], order[:, n:]
         if self.code_order:

@@ -45,6 +45,8 @@ class DuGIPretrainDecoder(InfMAEPretrainDecoder):
             'in_channels',
             self.decoder_pred.out_features // self.patch_size**2)
         guidance.setdefault('patch_size', self.patch_size)
+        # Errors of the bridge name the key where this config holds it.
+        guidance.setdefault('config_key', 'model.neck.guidance')
         self.guidance = MODELS.build(guidance)
 
     def forward(self,

@@ -34,7 +34,10 @@ class FrozenAttentionTeacher(nn.Module):
         layer (int): The layer whose attention is the target, 1-indexed as
             in UNIP's scripts (``--intermediate``): 18 for MAE-L.
         checkpoint (str, optional): Weights. None leaves the teacher random,
-            with a warning (tests only).
+            with a warning (tests only). A path that does not exist builds
+            the teacher without weights, with a warning, and its ``forward``
+            (the loss) raises: the student alone serves features and
+            inference without the teacher file.
         prefix (str, optional): Key prefix of the ViT in the file; None
             finds it.
     """
@@ -45,6 +48,8 @@ class FrozenAttentionTeacher(nn.Module):
                  checkpoint: Optional[str] = None,
                  prefix: Optional[str] = None) -> None:
         super().__init__()
+        #: Why the teacher cannot serve a loss (its file is missing), or None.
+        self.missing_checkpoint: Optional[str] = None
         vit = dict(vit)
         vit.setdefault('type', 'VisionTransformer')
         vit.update(final_norm=False, drop_path_rate=0., drop_rate=0.)
@@ -61,15 +66,25 @@ class FrozenAttentionTeacher(nn.Module):
             warnings.warn('The UNIP teacher has no checkpoint and stays '
                           'random: set model.teacher.checkpoint to the '
                           'weights of an RGB-pre-trained ViT.')
+        elif not osp.isfile(checkpoint):
+            # The teacher serves the loss only: the student still builds for
+            # features and inference (FeatureExtractor, get_model); the loss
+            # raises this error.
+            self.missing_checkpoint = (
+                f'The UNIP teacher checkpoint {checkpoint} does not exist, '
+                f'and the distillation loss needs the teacher: download the '
+                f'RGB-pre-trained ViT (e.g. MAE-L, mae_pretrain_vit_large.pth)'
+                f' and set model.teacher.checkpoint to its path.')
+            warnings.warn(
+                f'{self.missing_checkpoint} The student builds without it '
+                f'(features, inference); training fails at the first loss.')
         else:
-            if not osp.isfile(checkpoint):
-                raise FileNotFoundError(
-                    f'The UNIP teacher checkpoint {checkpoint} does not '
-                    f'exist: download the RGB-pre-trained ViT (e.g. MAE-L, '
-                    f'mae_pretrain_vit_large.pth) and set '
-                    f'model.teacher.checkpoint to its path.')
             load_vit_weights(
-                self.vit, checkpoint, prefix=prefix, what='Teacher')
+                self.vit,
+                checkpoint,
+                prefix=prefix,
+                what='Teacher',
+                config_key='model.teacher.vit')
         self.requires_grad_(False)
         self.eval()
 
@@ -87,5 +102,10 @@ class FrozenAttentionTeacher(nn.Module):
 
         Returns:
             torch.Tensor: (B, H_t, 1 + N, 1 + N).
+
+        Raises:
+            FileNotFoundError: If the teacher's checkpoint file is missing.
         """
+        if self.missing_checkpoint is not None:
+            raise FileNotFoundError(self.missing_checkpoint)
         return vit_attention_logits(self.vit, x, self.layer - 1)
