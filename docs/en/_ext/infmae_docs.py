@@ -134,7 +134,7 @@ def readme_results(repo: str = REPO) -> List[Tuple[str, str, str]]:
             continue
         body = _config_links_to_paths(''.join(results), folder)
         out.append((folder, title.group(1) if title else folder,
-                    _demote(body.strip(), 1)))
+                    _demote(body.strip(), 2)))
     return out
 
 
