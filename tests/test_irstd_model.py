@@ -188,9 +188,9 @@ def test_config_follows_the_paper_and_the_protocol():
             optim.optimizer.weight_decay) == ('AdamW', 1e-3, 0.05)
     assert optim.constructor == 'InfMAELayerDecayOptimWrapperConstructor'
     assert cfg.train_dataloader.batch_size == 2
-    warmup, poly = cfg.param_scheduler
-    assert (warmup.type, poly.type, poly.end) == ('LinearLR', 'PolyLR',
-                                                  cfg.train_cfg.max_iters)
+    (schedule, ) = cfg.param_scheduler  # no end: follows max_iters
+    assert (schedule.type, schedule.warmup_fraction * 40000, 'end'
+            in schedule) == ('WarmupPolyLR', 1500, False)
     pre = cfg.model.data_preprocessor
     assert pre.mean == [0.425 * 255] * 3 and pre.std == [0.2 * 255] * 3
     assert pre.size_divisor == 32 and pre.test_cfg == dict(size_divisor=32)

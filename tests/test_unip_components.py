@@ -360,13 +360,14 @@ def test_fine_tuning_schedule_is_poly_times_warmup():
             SEG, 'unip_vit-small-p16-llfpn_upernet_2xb4-amp-10k_'
             'mfnet-t-512x512.py'))
     T, W, lr = cfg.train_cfg.max_iters, 1000, 1e-4
-    assert T == 9800 and cfg.param_scheduler[1]['end'] == W
+    assert T == 9800 and round(
+        cfg.param_scheduler[0]['warmup_fraction'] * T) == W
     wrapper = OptimWrapper(
         torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=lr))
     schedulers = [
         PARAM_SCHEDULERS.build(
-            dict(s, end=s.get('end', T)), default_args=dict(optimizer=wrapper))
-        for s in cfg.param_scheduler
+            dict(s, end=s.get('end', T), _scope_='mmseg'),
+            default_args=dict(optimizer=wrapper)) for s in cfg.param_scheduler
     ]
     for t in range(T):
         if t in (0, 1, 500, 999, 1000, 1001, 5000, 9799):

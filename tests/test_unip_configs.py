@@ -124,7 +124,10 @@ def test_seg_config_builds_with_unip_schedule(path):
     assert cfg.model.decode_head.num_classes == classes
     assert cfg.train_cfg.max_iters == iters
     assert cfg.train_cfg.val_interval == val
-    assert cfg.param_scheduler[1].end == warmup
+    (sched, ) = cfg.param_scheduler  # follows max_iters: no end
+    assert (sched.type, sched.decay_begins) == ('WarmupPolyLR', 'at_begin')
+    assert 'end' not in sched
+    assert round(sched.warmup_fraction * iters) == warmup
     assert cfg.model.backbone.type == 'mmpretrain.VisionTransformer'
     assert cfg.model.backbone.init_cfg.prefix == 'backbone.'
     assert not cfg.model.backbone.final_norm

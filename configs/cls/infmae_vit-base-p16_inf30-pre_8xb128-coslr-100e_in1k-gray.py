@@ -27,3 +27,15 @@ optim_wrapper = dict(
     constructor='InfMAELayerDecayOptimWrapperConstructor',
     paramwise_cfg=dict(_delete_=True, layer_decay_rate=0.65))
 default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
+# mmpretrain's 5 warm-up epochs (LinearLR from 1e-4) and cosine to 1e-6
+# over the other 95, as one schedule that follows train_cfg.max_epochs (the
+# base's pair has its ends written in).
+param_scheduler = [
+    dict(
+        type='WarmupCosineLR',
+        warmup_fraction=0.05,
+        warmup_start_factor=1e-4,
+        eta_min=1e-6,
+        by_epoch=True,
+        convert_to_iter_based=True),
+]

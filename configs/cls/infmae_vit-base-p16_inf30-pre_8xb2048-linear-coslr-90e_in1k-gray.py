@@ -22,3 +22,15 @@ train_dataloader = dict(
     dataset=dict(pipeline=_base_.linear_probe_train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=_base_.gray_test_pipeline))
 test_dataloader = val_dataloader
+# mmpretrain's 10 warm-up epochs (LinearLR from 1e-4) and cosine to 0 over
+# the other 80, as one schedule that follows train_cfg.max_epochs (the
+# base's pair has its ends written in).
+param_scheduler = [
+    dict(
+        type='WarmupCosineLR',
+        warmup_fraction=10 / 90,
+        warmup_start_factor=1e-4,
+        eta_min=0.,
+        by_epoch=True,
+        convert_to_iter_based=True),
+]

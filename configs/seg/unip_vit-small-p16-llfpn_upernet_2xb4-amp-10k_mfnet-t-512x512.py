@@ -23,8 +23,7 @@ model = dict(
 max_iters = 9800
 val_interval = 700
 param_scheduler = [
-    _base_.param_scheduler[0],
-    dict(_base_.param_scheduler[1], end=1000)  # warm-up
+    dict(_base_.param_scheduler[0], warmup_fraction=1000 / max_iters)
 ]
 train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
 default_hooks = dict(checkpoint=dict(interval=val_interval))

@@ -22,7 +22,6 @@ model = dict(
 
 max_iters = 16800
 param_scheduler = [
-    _base_.param_scheduler[0],
-    dict(_base_.param_scheduler[1], end=1700)  # warm-up
+    dict(_base_.param_scheduler[0], warmup_fraction=1700 / max_iters)
 ]
 train_cfg = dict(max_iters=max_iters)

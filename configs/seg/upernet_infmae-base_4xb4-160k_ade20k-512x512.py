@@ -24,3 +24,9 @@ model = dict(
     auxiliary_head=dict(in_channels=768))
 # Crash-safe checkpoint saves (the schedule's own settings are kept).
 default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
+# mmseg's 160k schedule (poly, power 0.9, to 1e-4) without its written-in
+# end: the runner sets train_cfg.max_iters, so shorter or longer runs decay
+# to their own end.
+param_scheduler = [
+    dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0, by_epoch=False)
+]

@@ -1,3 +1,5 @@
 from .warmup_cosine import WarmupCosineLR
+from .warmup_decay import WarmupDecayLR
+from .warmup_poly import WarmupPolyLR
 
-__all__ = ['WarmupCosineLR']
+__all__ = ['WarmupCosineLR', 'WarmupDecayLR', 'WarmupPolyLR']

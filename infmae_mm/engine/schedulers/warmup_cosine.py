@@ -1,17 +1,17 @@
 """Linear warm-up then cosine decay, sized as fractions of the whole run."""
 import math
-from typing import List, Optional, Union
+from typing import Union
 
 from mmengine.optim import BaseOptimWrapper
-from mmengine.optim.scheduler.lr_scheduler import LRSchedulerMixin
-from mmengine.optim.scheduler.param_scheduler import INF, _ParamScheduler
+from mmengine.optim.scheduler.param_scheduler import INF
 from torch.optim import Optimizer
 
 from infmae_mm.registry import register_in_hosts
+from .warmup_decay import WarmupDecayLR
 
 
 @register_in_hosts('PARAM_SCHEDULERS')
-class WarmupCosineLR(LRSchedulerMixin, _ParamScheduler):
+class WarmupCosineLR(WarmupDecayLR):
     """Linear warm-up over a fraction of the run, then cosine to the end.
 
     The schedule follows ``train_cfg.max_epochs`` (or ``max_iters``): leave
@@ -26,7 +26,10 @@ class WarmupCosineLR(LRSchedulerMixin, _ParamScheduler):
       (``CosineAnnealingLR`` from W to the end).
 
     For the paper (400 epochs, 40 warm-up) this is exactly the former pair
-    ``LinearLR(end=40)`` + ``CosineAnnealingLR(begin=40, T_max=360)``.
+    ``LinearLR(end=40)`` + ``CosineAnnealingLR(begin=40, T_max=360)``. With
+    ``decay_begins='at_begin'`` the cosine runs from ``begin`` (``(1 +
+    cos(pi t / T)) / 2``) and the warm-up factor multiplies it: a
+    ``LinearLR`` overlapping a ``CosineAnnealingLR(begin=0, T_max=T)``.
 
     Args:
         optimizer (Optimizer | BaseOptimWrapper): The optimizer.
@@ -35,6 +38,8 @@ class WarmupCosineLR(LRSchedulerMixin, _ParamScheduler):
         warmup_start_factor (float): lr factor at the first step.
             Defaults to 1e-4.
         eta_min (float): Final lr. Defaults to 0.
+        decay_begins (str): ``'after_warmup'`` or ``'at_begin'``.
+            Defaults to 'after_warmup'.
         begin (int): First step (epoch, or iteration when converted).
         end (int): End step; the runner sets the run's length when unset.
         last_step (int): For resuming without a state dict. Defaults to -1.
@@ -48,73 +53,24 @@ class WarmupCosineLR(LRSchedulerMixin, _ParamScheduler):
                  warmup_fraction: float = 0.1,
                  warmup_start_factor: float = 1e-4,
                  eta_min: float = 0.,
+                 decay_begins: str = 'after_warmup',
                  begin: int = 0,
                  end: int = INF,
                  last_step: int = -1,
                  by_epoch: bool = True,
                  verbose: bool = False) -> None:
-        if end == INF:
-            raise ValueError(
-                'WarmupCosineLR needs the length of the run: leave `end` out '
-                'of the param_scheduler config and build it through the '
-                'runner (which sets it to train_cfg.max_epochs), or set '
-                '`end` explicitly.')
-        if not 0 <= warmup_fraction < 1:
-            raise ValueError(f'warmup_fraction must be in [0, 1), got '
-                             f'{warmup_fraction}.')
-        if not 0 < warmup_start_factor <= 1:
-            raise ValueError(f'warmup_start_factor must be in (0, 1], got '
-                             f'{warmup_start_factor}.')
-        self.warmup_fraction = warmup_fraction
-        self.warmup_start_factor = warmup_start_factor
-        self.eta_min = eta_min
-        self.total_steps = end - begin
-        self.warmup_steps = int(round(warmup_fraction * self.total_steps))
         super().__init__(
             optimizer,
+            warmup_fraction=warmup_fraction,
+            warmup_start_factor=warmup_start_factor,
+            eta_min=eta_min,
+            decay_begins=decay_begins,
             begin=begin,
             end=end,
             last_step=last_step,
             by_epoch=by_epoch,
             verbose=verbose)
 
-    @classmethod
-    def build_iter_from_epoch(cls,
-                              *args,
-                              begin: int = 0,
-                              end: int = INF,
-                              by_epoch: bool = True,
-                              epoch_length: Optional[int] = None,
-                              **kwargs) -> 'WarmupCosineLR':
-        """Build an iteration-based schedule from epoch-based settings."""
-        if not by_epoch:
-            raise ValueError('Only an epoch-based WarmupCosineLR '
-                             '(by_epoch=True) can be converted to '
-                             'iterations.')
-        if not epoch_length or epoch_length < 1:
-            raise ValueError(f'epoch_length must be a positive int, got '
-                             f'{epoch_length}.')
-        begin = int(begin * epoch_length)
-        if end != INF:
-            end = int(end * epoch_length)
-        return cls(*args, begin=begin, end=end, by_epoch=False, **kwargs)
-
-    def factor_at(self, step: int) -> float:
-        """The lr factor (of the base lr, ignoring ``eta_min``) at ``step``
-        steps after ``begin``; see the class doc."""
-        w = self.warmup_steps
-        if step < w:
-            s = self.warmup_start_factor
-            return s + (1 - s) * step / max(w - 1, 1)
-        return (1 + math.cos(math.pi *
-                             (step - w) / max(self.total_steps - w, 1))) / 2
-
-    def _get_value(self) -> List[float]:
-        step = self.last_step
-        factor = self.factor_at(step)
-        if step < self.warmup_steps:
-            return [base * factor for base in self.base_values]
-        return [
-            self.eta_min + (base - self.eta_min) * factor
-            for base in self.base_values
-        ]
+    def decay_at(self, step: int, steps: int) -> float:
+        """``(1 + cos(pi step / steps)) / 2``: 0 one step after the end."""
+        return (1 + math.cos(math.pi * step / max(steps, 1))) / 2

@@ -10,15 +10,20 @@ optim_wrapper = dict(
     constructor='InfMAELayerDecayOptimWrapperConstructor',
     paramwise_cfg=dict(layer_decay_rate=0.75),
     clip_grad=None)
+# Cosine from the first iteration to the end of the run, multiplied during
+# the warm-up by a factor rising linearly from 1e-3 to 1 (the former
+# LinearLR(end=500 iterations) overlapping CosineAnnealingLR(T_max=25
+# epochs)). No `end`: both follow train_cfg.max_epochs. The warm-up is
+# 1.2 % of the run: about 500 iterations of 25 epochs of the default
+# M3FD-inf train split (3,360 images, batch 2).
 param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=500),
     dict(
-        type='CosineAnnealingLR',
-        T_max=25,
+        type='WarmupCosineLR',
+        warmup_fraction=0.012,
+        warmup_start_factor=1e-3,
         eta_min=0.,
+        decay_begins='at_begin',
         by_epoch=True,
-        begin=0,
-        end=25,
         convert_to_iter_based=True),
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=25, val_interval=5)

@@ -6,6 +6,10 @@
 # of 256x256 crops (BasicIRSTD), which train from scratch; longer schedules
 # (e.g. 80k) are a cfg-option away. Linear warm-up over 1500 iterations
 # (lr 1e-3 on a pre-trained ViT at batch 2 needs it), then poly decay to 0.
+# Both follow train_cfg.max_iters (WarmupPolyLR has no `end`; the runner
+# sets it): a run of N iterations warms up over 1500 / 40000 of N and
+# decays to 0 at its last iteration. At 40k iterations this is exactly
+# LinearLR(end=1500) + PolyLR(begin=1500, end=40000).
 _base_ = '../../../seg/_base_/schedules/adamw-layerdecay-poly-24k.py'
 
 max_iters = 40000
@@ -15,18 +19,12 @@ interval = 4000  # 10 epochs
 optim_wrapper = dict(optimizer=dict(lr=1e-3))
 param_scheduler = [
     dict(
-        type='LinearLR',
-        start_factor=1e-6,
-        by_epoch=False,
-        begin=0,
-        end=warmup_iters),
-    dict(
-        type='PolyLR',
+        type='WarmupPolyLR',
+        warmup_fraction=warmup_iters / max_iters,
+        warmup_start_factor=1e-6,
         power=1.0,
         eta_min=0.0,
-        by_epoch=False,
-        begin=warmup_iters,
-        end=max_iters),
+        by_epoch=False),
 ]
 train_cfg = dict(max_iters=max_iters, val_interval=interval)
 default_hooks = dict(

@@ -15,18 +15,23 @@ optim_wrapper = dict(
     constructor='InfMAELayerDecayOptimWrapperConstructor',
     paramwise_cfg=dict(layer_decay_rate=0.75))
 
+# Warm-up and decay follow train_cfg.max_iters (no `end`: the runner sets
+# it): 1500 / 24000 of the run warms up, then poly decays to 0 at the last
+# iteration. At 24k iterations this is exactly LinearLR(end=1500) +
+# PolyLR(begin=1500, end=24000); `--cfg-options train_cfg.max_iters=N`
+# scales both.
+max_iters = 24000
 param_scheduler = [
     dict(
-        type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=1500),
-    dict(
-        type='PolyLR',
+        type='WarmupPolyLR',
+        warmup_fraction=1500 / max_iters,
+        warmup_start_factor=1e-6,
         power=1.0,
         eta_min=0.0,
-        by_epoch=False,
-        begin=1500,
-        end=24000),
+        by_epoch=False),
 ]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=24000, val_interval=2400)
+train_cfg = dict(
+    type='IterBasedTrainLoop', max_iters=max_iters, val_interval=2400)
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
     checkpoint=dict(

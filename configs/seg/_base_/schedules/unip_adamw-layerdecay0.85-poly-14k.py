@@ -22,13 +22,20 @@ optim_wrapper = dict(
 max_iters = 14400
 val_interval = 800
 # As mmcv 1.x ran them (the official runs): poly decay from iteration 0 to
-# max_iters (end: the train loop's length), multiplied during the 1,500
-# warm-up iterations by a factor rising linearly from 1e-6 to 1. A leaf
-# changes the warm-up with dict(_base_.param_scheduler[1], end=N).
+# the end of the run, multiplied during the warm-up (1,500 of 14,400
+# iterations) by a factor rising linearly from 1e-6 to 1. No `end`: the
+# runner sets train_cfg.max_iters, so warm-up and decay follow the run's
+# length. A leaf changes the warm-up with
+# dict(_base_.param_scheduler[0], warmup_fraction=N / max_iters).
 param_scheduler = [
-    dict(type='PolyLR', power=1.0, eta_min=0.0, by_epoch=False, begin=0),
     dict(
-        type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=1500),
+        type='WarmupPolyLR',
+        warmup_fraction=1500 / max_iters,
+        warmup_start_factor=1e-6,
+        power=1.0,
+        eta_min=0.0,
+        decay_begins='at_begin',
+        by_epoch=False),
 ]
 train_cfg = dict(
     type='IterBasedTrainLoop', max_iters=max_iters, val_interval=val_interval)
