@@ -17,7 +17,9 @@ from typing import List, Optional, Tuple
 import cv2
 import numpy as np
 
-from ..datasets.image_decoding import (ImageDecodeError, decode_thermal,
+from ..datasets.image_decoding import (ImageDecodeError,
+                                       RadiometricReaderMissing,
+                                       decode_thermal, percentile_range,
                                        stretch_to_uint8)
 from .borders import content_box
 from .near_duplicates import Signature, signature
@@ -54,8 +56,8 @@ def gray_levels(img: np.ndarray) -> np.ndarray:
             img = cv2.cvtColor(np.ascontiguousarray(bgr), cv2.COLOR_BGR2GRAY)
     if img.dtype == np.uint8:
         return np.ascontiguousarray(img)
-    values = np.nan_to_num(img.astype(np.float64))
-    return stretch_to_uint8(values, *np.percentile(values, _PERCENTILES))
+    # NaN / inf pixels as in the training pipeline (NONFINITE_RULE).
+    return stretch_to_uint8(img, *percentile_range(img, _PERCENTILES))
 
 
 def information_entropy(levels: np.ndarray) -> float:
@@ -153,7 +155,9 @@ def analyse_image(path: str, crop_borders: bool = False) -> ImageAnalysis:
     Returns:
         ImageAnalysis: Size, bit depth, signature and entropy, or
         ``readable=False`` with the ``error`` for an empty, truncated,
-        undecodable or missing file.
+        undecodable or missing file, or a FLIR radiometric JPEG that cannot
+        be read (no ``flyr`` installed, or no readable radiometric data):
+        one file's failure never stops the curation of the others.
     """
     path = os.path.abspath(path)
     try:
@@ -167,6 +171,15 @@ def analyse_image(path: str, crop_borders: bool = False) -> ImageAnalysis:
         img = decode_thermal(data)
     except ImageDecodeError as e:
         result.error = e.reason
+        return result
+    except RadiometricReaderMissing:
+        # Dropped with its reason; the other files are still curated.
+        result.error = ('FLIR radiometric JPEG, and the flyr package that '
+                        'reads its temperatures is not installed (pip '
+                        'install flyr)')
+        return result
+    except Exception as e:  # a decoder failing otherwise: this file only
+        result.error = f'cannot decode ({type(e).__name__}: {e})'
         return result
     levels = gray_levels(img)
     result.readable = True

@@ -15,7 +15,7 @@ and atmosphere constants stored in the file.
 Only numpy and OpenCV are imported (flyr when an R-JPEG is met).
 """
 import io
-from typing import Optional
+from typing import Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -23,7 +23,8 @@ import numpy as np
 __all__ = [
     'ImageDecodeError', 'RadiometricReaderMissing', 'truncation_problem',
     'decode_image', 'is_flir_radiometric', 'read_flir_celsius',
-    'decode_thermal', 'stretch_to_uint8'
+    'decode_thermal', 'stretch_to_uint8', 'count_nonfinite',
+    'describe_nonfinite', 'percentile_range', 'NONFINITE_RULE'
 ]
 
 # JPEG decoders fill a truncated file with gray without failing, so a JPEG
@@ -192,11 +193,62 @@ def decode_thermal(data: bytes, radiometric: bool = True) -> np.ndarray:
     return decode_image(data)
 
 
+#: How non-finite pixels of float images (float TIFFs, temperature maps)
+#: are handled, by :func:`stretch_to_uint8` and :func:`percentile_range`.
+NONFINITE_RULE = ('NaN and -inf pixels become 0 and +inf pixels 255 after '
+                  'the mapping to 8 bits; percentile ranges are taken over '
+                  'the finite pixels only')
+
+
+def count_nonfinite(img: np.ndarray) -> Tuple[int, int, int]:
+    """``(NaN, +inf, -inf)`` pixel counts of a float image (0s otherwise)."""
+    if img.dtype.kind not in 'fc':
+        return 0, 0, 0
+    nan = int(np.isnan(img).sum())
+    posinf = int(np.isposinf(img).sum())
+    neginf = int(np.isneginf(img).sum())
+    return nan, posinf, neginf
+
+
+def describe_nonfinite(img: np.ndarray) -> str:
+    """``'3 NaN, 1 +inf of 4096 pixels'``, or ``''`` when all are finite."""
+    parts = [
+        f'{n} {name}'
+        for n, name in zip(count_nonfinite(img), ('NaN', '+inf', '-inf')) if n
+    ]
+    if not parts:
+        return ''
+    return f'{", ".join(parts)} of {img.size} pixels'
+
+
+def percentile_range(img: np.ndarray,
+                     percentiles: Sequence[float]) -> Tuple[float, float]:
+    """The ``(p_lo, p_hi)`` percentiles of the finite pixels.
+
+    Args:
+        img (np.ndarray): Image of any dtype.
+        percentiles (Sequence[float]): ``(p_lo, p_hi)`` in [0, 100].
+
+    Returns:
+        tuple: ``(low, high)`` as floats; ``(0, 0)`` when no pixel is
+        finite.
+    """
+    values = np.asarray(img, np.float64)
+    finite = np.isfinite(values)
+    if not finite.all():
+        values = values[finite]
+        if values.size == 0:
+            return 0., 0.
+    low, high = np.percentile(values, percentiles)
+    return float(low), float(high)
+
+
 def stretch_to_uint8(img: np.ndarray, low: float, high: float) -> np.ndarray:
     """Map ``[low, high]`` linearly to ``[0, 255]``, clip and round to uint8.
 
-    Computed in float64 (exact for 16-bit counts); NaNs count as 0 and
-    values are rounded half to even (:func:`numpy.rint`).
+    Computed in float64 (exact for 16-bit counts); values are rounded half
+    to even (:func:`numpy.rint`). Non-finite pixels follow
+    :data:`NONFINITE_RULE`: NaN and -inf give 0, +inf gives 255.
 
     Args:
         img (np.ndarray): Image of any dtype and shape.
@@ -207,8 +259,10 @@ def stretch_to_uint8(img: np.ndarray, low: float, high: float) -> np.ndarray:
     Returns:
         np.ndarray: uint8 image of the same shape.
     """
-    values = np.nan_to_num(np.asarray(img, np.float64))
+    values = np.asarray(img, np.float64)
+    if values.dtype.kind == 'f' and np.isnan(values).any():
+        values = np.where(np.isnan(values), -np.inf, values)  # -> 0
     # A (nearly) flat image has no spread to stretch: one count per level.
     span = high - low if high > low else 1.0
-    levels = np.rint((values - low) * 255.0 / span)
+    levels = np.rint((values - low) * 255.0 / span)  # +-inf stay +-inf
     return np.clip(levels, 0, 255).astype(np.uint8)

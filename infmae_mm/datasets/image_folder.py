@@ -1,9 +1,10 @@
 """InfraredImageFolder: a pre-training folder that survives bad files."""
 import logging
-from typing import Dict, List, Optional, Sequence, Union
+import os
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from mmengine.dist import get_rank
-from mmengine.fileio import get_file_backend, list_from_file
+from mmengine.fileio import LocalBackend, get_file_backend, list_from_file
 from mmengine.logging import print_log
 from mmpretrain.datasets import CustomDataset
 from torch.utils.data import get_worker_info
@@ -11,6 +12,69 @@ from torch.utils.data import get_worker_info
 from infmae_mm.datasets.image_decoding import ImageDecodeError
 from infmae_mm.datasets.metainfo import IMAGE_SUFFIXES
 from infmae_mm.registry import register_in_hosts
+
+
+def walk_images(
+        root: str,
+        is_valid: Callable[[str], bool]) -> Tuple[List[str], Dict[str, str]]:
+    """Every image file under ``root``, surviving loops and bad entries.
+
+    Follows symbolic links to folders, but enters each real folder once: a
+    link back to a folder already entered (a loop, or a second link to the
+    same folder) is skipped. A folder that cannot be listed, an entry that
+    cannot be examined (too many levels of links, no permission) and a
+    broken link with an image suffix are skipped too. Nothing raises.
+
+    Args:
+        root (str): A local folder.
+        is_valid (Callable[[str], bool]): Whether a path relative to
+            ``root`` is an image (by its suffix).
+
+    Returns:
+        tuple: The images' paths relative to ``root`` (``/``-separated,
+        sorted), and ``{path: reason}`` of every entry skipped.
+    """
+    images: List[str] = []
+    skipped: Dict[str, str] = {}
+    entered: Dict[Tuple[int, int], str] = {}
+    try:
+        st = os.stat(root)
+        entered[(st.st_dev, st.st_ino)] = root
+    except OSError:
+        pass
+    stack = [(root, '')]
+    while stack:
+        folder, rel = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as err:
+            skipped[folder] = f'folder cannot be listed ({err.strerror})'
+            continue
+        subfolders = []
+        for entry in entries:
+            path = entry.path
+            rel_path = f'{rel}{entry.name}'
+            try:
+                if entry.is_dir():
+                    st = entry.stat()
+                    key = (st.st_dev, st.st_ino)
+                    if key in entered:
+                        skipped[path] = (
+                            'symbolic link to a folder already listed '
+                            f'({entered[key]}): a loop or a duplicate')
+                        continue
+                    entered[key] = path
+                    subfolders.append((path, rel_path + '/'))
+                elif entry.is_file():
+                    if is_valid(rel_path):
+                        images.append(rel_path)
+                elif entry.is_symlink() and is_valid(rel_path):
+                    skipped[path] = 'broken symbolic link'
+            except OSError as err:
+                skipped[path] = f'cannot be examined ({err.strerror})'
+        stack.extend(reversed(subfolders))
+    return sorted(images), skipped
 
 
 @register_in_hosts('DATASETS', hosts=('mmpretrain', ))
@@ -26,6 +90,11 @@ class InfraredImageFolder(CustomDataset):
       folder (or file) and the accepted suffixes. With ``with_label=True``
       and an ``ann_file``, a line without an integer label fails at start
       too, naming the file and line.
+    * **Bad folder entries are skipped.** The folder is walked following
+      symbolic links, each real folder once: a link that loops back, a
+      folder that cannot be listed and an entry that cannot be examined are
+      skipped with one warning naming each (``skipped_entries``), instead of
+      failing the build (local folders; see :func:`walk_images`).
     * **Unreadable images are skipped.** When the pipeline's
       ``LoadThermalImage`` cannot read an image (missing, empty, truncated,
       not an image) the next index is used instead (deterministic; up to
@@ -70,6 +139,8 @@ class InfraredImageFolder(CustomDataset):
         self.skip_unreadable = skip_unreadable
         # path -> reason, for the files this process has skipped.
         self._skipped: Dict[str, str] = {}
+        # folder entry -> reason, skipped when the folder was walked.
+        self.skipped_entries: Dict[str, str] = {}
         super().__init__(
             data_root=data_root,
             data_prefix=data_prefix,
@@ -117,9 +188,60 @@ class InfraredImageFolder(CustomDataset):
                     'integer label; with_label=True needs "path label" '
                     'lines (pre-training lists need with_label=False).')
 
+    def _find_samples(self) -> list:
+        """The images of a local folder by :func:`walk_images`."""
+        backend = get_file_backend(self.img_prefix, enable_singleton=True)
+        if not isinstance(backend, LocalBackend):
+            return super()._find_samples()
+        if not os.path.isdir(self.img_prefix):
+            raise FileNotFoundError(
+                f'The image folder {self.img_prefix} does not exist or is '
+                'not a folder. Set train_dataloader.dataset.data_root (and '
+                'data_prefix) to the folder of your images.')
+        if self.with_label:
+            classes = sorted(
+                e.name for e in os.scandir(self.img_prefix) if e.is_dir())
+            self.folder_to_idx = {c: i for i, c in enumerate(classes)}
+            if self.CLASSES is None:
+                self._metainfo['classes'] = tuple(classes)
+            samples = []
+            for cls_name, idx in self.folder_to_idx.items():
+                files, skipped = walk_images(
+                    os.path.join(self.img_prefix, cls_name),
+                    self.is_valid_file)
+                self.skipped_entries.update(skipped)
+                samples += [(f'{cls_name}/{f}', idx) for f in files]
+        else:
+            samples, self.skipped_entries = walk_images(
+                self.img_prefix, self.is_valid_file)
+        if self.skipped_entries:
+            shown = '\n  '.join(
+                f'{path}: {reason}'
+                for path, reason in list(self.skipped_entries.items())[:20])
+            more = len(self.skipped_entries) - 20
+            print_log(
+                f'Skipped {len(self.skipped_entries)} entr'
+                f'{"y" if len(self.skipped_entries) == 1 else "ies"} of '
+                f'{self.img_prefix} while listing its images:\n  {shown}' +
+                (f'\n  ... and {more} more' if more > 0 else ''),
+                logger='current',
+                level=logging.WARNING)
+        if not samples:
+            raise FileNotFoundError(
+                f'No image found in {self.img_prefix} (searched recursively '
+                f'for the suffixes {self._suffixes()}, any case). Set '
+                'train_dataloader.dataset.data_root (and data_prefix) to the '
+                'folder of your images. Other suffixes are added with the '
+                'dataset\'s extensions=(...).')
+        return samples
+
     def load_data_list(self) -> List[dict]:
+        local = isinstance(
+            get_file_backend(self.img_prefix, enable_singleton=True),
+            LocalBackend)
         if not self.ann_file:
-            self._check_folder()
+            if not local:  # local folders: checked by _find_samples
+                self._check_folder()
         elif self.with_label:
             self._check_labels()
         data_list = super().load_data_list()

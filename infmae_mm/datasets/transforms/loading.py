@@ -26,9 +26,9 @@ from mmcv.transforms import BaseTransform
 from mmengine import fileio
 from mmengine.logging import print_log
 
-from infmae_mm.datasets.image_decoding import (ImageDecodeError,
-                                               decode_thermal,
-                                               stretch_to_uint8)
+from infmae_mm.datasets.image_decoding import (
+    NONFINITE_RULE, ImageDecodeError, decode_thermal, describe_nonfinite,
+    percentile_range, stretch_to_uint8)
 from infmae_mm.registry import register_in_hosts
 
 #: Normalisation rules of :class:`ThermalNormalize`.
@@ -60,8 +60,8 @@ class ThermalNormalize(BaseTransform):
       image sensibly, and says so.
     * ``'percentile'``: ``(v - P_lo) / (P_hi - P_lo) x 255``, clipped and
       rounded, with ``P_lo, P_hi`` the image's ``percentiles``
-      (:func:`numpy.percentile`, linear interpolation, over all pixels and
-      channels; NaNs count as 0). A flat image (``P_hi == P_lo``) is shifted
+      (:func:`numpy.percentile`, linear interpolation, over all finite
+      pixels and channels). A flat image (``P_hi == P_lo``) is shifted
       by ``P_lo`` at one unit per level.
     * ``'fixed'``: ``(v - lo) / (hi - lo) x 255``, clipped and rounded, with
       ``(lo, hi) = value_range`` for every image.
@@ -69,6 +69,14 @@ class ThermalNormalize(BaseTransform):
     In ``'percentile'`` and ``'fixed'`` modes uint8 images still pass through
     unless ``normalize_8bit=True`` (e.g. to stretch low-contrast 8-bit
     images per image).
+
+    Non-finite pixels (NaN, +-inf in float TIFFs or temperature maps): NaN
+    and -inf become 0, +inf 255, and the percentiles are taken over the
+    finite pixels (:data:`~infmae_mm.datasets.image_decoding.NONFINITE_RULE`).
+    Each file with such pixels is named once per process with the counts
+    (the first 20 files); an image without a single finite pixel raises
+    :class:`~infmae_mm.datasets.image_decoding.ImageDecodeError`, which
+    pre-training's ``InfraredImageFolder`` skips like an unreadable file.
 
     Required Keys:
 
@@ -121,6 +129,36 @@ class ThermalNormalize(BaseTransform):
         self.percentiles = (float(percentiles[0]), float(percentiles[1]))
         self.normalize_8bit = normalize_8bit
         self._warned = False
+        # Files with NaN / inf pixels reported by this process.
+        self._nonfinite_files: set = set()
+
+    #: Files with non-finite pixels named one by one, per process.
+    MAX_NONFINITE_REPORTS = 20
+
+    def _check_finite(self, img: np.ndarray, path: Optional[str]) -> None:
+        """Report NaN / inf pixels (count and file) once per file; refuse an
+        image without a single finite pixel."""
+        problem = describe_nonfinite(img)
+        if not problem:
+            return
+        if not np.isfinite(img).any():
+            raise ImageDecodeError(
+                f'no finite pixel ({problem})', path or '?',
+                'Replace the file or drop it from the data.')
+        if path in self._nonfinite_files:
+            return
+        self._nonfinite_files.add(path)
+        count = len(self._nonfinite_files)
+        if count > self.MAX_NONFINITE_REPORTS:
+            return
+        more = (' Further files with non-finite pixels are not named (said '
+                f'after {count} files).'
+                if count == self.MAX_NONFINITE_REPORTS else '')
+        print_log(
+            f'{path or "An image"} has non-finite pixels: {problem}. '
+            f'{NONFINITE_RULE[0].upper()}{NONFINITE_RULE[1:]}.{more}',
+            logger='current',
+            level=logging.WARNING)
 
     def normalize(self,
                   img: np.ndarray,
@@ -137,6 +175,7 @@ class ThermalNormalize(BaseTransform):
         """
         if img.dtype == np.uint8 and not self.normalize_8bit:
             return img
+        self._check_finite(img, path)
         if self.mode == 'fixed':
             return stretch_to_uint8(img, *self.value_range)
         if self.mode == 'auto' and not self._warned:
@@ -153,11 +192,10 @@ class ThermalNormalize(BaseTransform):
                 'on LoadThermalImage or ThermalNormalize.',
                 logger='current',
                 level=logging.WARNING)
-        # nan_to_num first so that NaNs (float TIFFs) neither poison the
-        # percentiles nor differ from how stretch_to_uint8 treats them.
-        values = np.nan_to_num(np.asarray(img, np.float64))
-        low, high = np.percentile(values, self.percentiles)
-        return stretch_to_uint8(values, low, high)
+        # Percentiles of the finite pixels; NaN / inf pixels then follow
+        # NONFINITE_RULE in stretch_to_uint8.
+        low, high = percentile_range(img, self.percentiles)
+        return stretch_to_uint8(img, low, high)
 
     def transform(self, results: dict) -> dict:
         results['img'] = self.normalize(results['img'],
