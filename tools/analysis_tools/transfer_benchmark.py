@@ -341,6 +341,9 @@ def pretrain(args, method: str, frames: str) -> Tuple[str, float]:
         seconds = json.load(
             open(timing))['seconds'] if osp.exists(timing) else float('nan')
         return final, seconds
+    wait_for_other_run(work_dir, final)
+    if osp.exists(final):
+        return pretrain(args, method, frames)
     cfg = pretrain_config(args, method, frames, work_dir)
     start = time.time()
     runner = Runner.from_cfg(cfg)
@@ -350,6 +353,34 @@ def pretrain(args, method: str, frames: str) -> Tuple[str, float]:
         raise RuntimeError(f'pre-training {method} ended without {final}')
     _atomic_json(timing, dict(seconds=seconds))
     return final, seconds
+
+
+def wait_for_other_run(work_dir: str,
+                       final: str,
+                       quiet_seconds: float = 180.) -> None:
+    """Wait while another benchmark process pre-trains in ``work_dir``.
+
+    A run is taken as alive while a file under ``work_dir`` (its log,
+    scalars or checkpoints) changed in the last ``quiet_seconds``; two
+    Runners training into one folder would overwrite each other's
+    checkpoints.
+    """
+
+    def last_change() -> float:
+        times = [
+            osp.getmtime(osp.join(root, f))
+            for root, _, files in os.walk(work_dir) for f in files
+            if f != 'settings.json'
+        ]
+        return max(times, default=0.)
+
+    while (not osp.exists(final)
+           and time.time() - last_change() < quiet_seconds):
+        print(
+            f'{work_dir}: another run is pre-training here; waiting for '
+            f'{osp.basename(final)}',
+            flush=True)
+        time.sleep(30)
 
 
 # ---------------------------------------------------------------- encoders
@@ -413,11 +444,15 @@ class Encoder(nn.Module):
 
 
 class ProbeHead(nn.Module):
-    """Light IRSTD head: per-level 1x1 projections summed at the finest
-    stride, GELU, 1x1 classifier, bilinear upsampling to the image.
+    """Light IRSTD head: per-level 1x1 projection + BatchNorm, summed at
+    the finest stride, GELU, 1x1 classifier, bilinear upsampling.
 
     About ``channels x (sum(in_channels) + 1)`` parameters and as many
-    multiply-adds per stride-4 position: far below the encoder's.
+    multiply-adds per finest-stride position: far below the encoder's. The
+    BatchNorm puts every level of every encoder on one scale (a randomly
+    initialised encoder's conv features are about 100x smaller than its
+    normed stage-3 tokens; without it the fine-tune from random init
+    predicted one constant).
     """
 
     def __init__(self,
@@ -426,11 +461,10 @@ class ProbeHead(nn.Module):
                  prior_prob: float = 0.01) -> None:
         super().__init__()
         self.lateral = nn.ModuleList(
-            nn.Conv2d(c, channels, 1) for c in in_channels)
+            nn.Sequential(
+                nn.Conv2d(c, channels, 1, bias=False), nn.BatchNorm2d(
+                    channels)) for c in in_channels)
         self.classifier = nn.Conv2d(channels, 1, 1)
-        # zero features (the standardised mean) score the prior
-        for lateral in self.lateral:
-            nn.init.zeros_(lateral.bias)
         nn.init.constant_(self.classifier.bias, -math.log(
             (1 - prior_prob) / prior_prob))
 
@@ -886,14 +920,14 @@ def parse_args(argv=None):
     p.add_argument('--head-channels', type=int, default=32)
     p.add_argument(
         '--probe-lrs', type=float, nargs='+', default=[3e-3, 1e-2, 3e-2])
-    p.add_argument('--probe-steps', type=int, default=400)
+    p.add_argument('--probe-steps', type=int, default=300)
     p.add_argument('--probe-batch', type=int, default=16)
     p.add_argument('--probe-crop', type=int, default=128)
     p.add_argument('--ft-lrs', type=float, nargs='+', default=[1e-3, 3e-3])
     p.add_argument('--ft-backbone-lr-mult', type=float, default=1.0)
-    p.add_argument('--ft-iters', type=int, default=300)
+    p.add_argument('--ft-iters', type=int, default=400)
     p.add_argument('--ft-batch', type=int, default=8)
-    p.add_argument('--ft-crop', type=int, default=256)
+    p.add_argument('--ft-crop', type=int, default=128)
     return p.parse_args(argv)
 
 
@@ -946,55 +980,26 @@ def main(argv=None) -> dict:
     checkpoints = {'random': None}
     results.setdefault('pretrain_seconds', {})
     results.setdefault('pretrain_loss', {})
-    for m in methods:
-        if m == 'random':
-            continue
-        log(f'pre-training {m} ({args.pretrain_epochs} epochs)')
-        checkpoints[m], seconds = pretrain(args, m, frames)
-        results['pretrain_seconds'][m] = seconds
-        results['pretrain_loss'][m] = pretrain_losses(
-            osp.join(args.work_dir, 'pretrain', m))
-        _atomic_json(out, results)
-
     cells = results['cells']
-    if 'probe' in args.evaluations:
-        for m in methods:
-            todo = [(lr, s) for lr in args.probe_lrs for s in args.seeds
-                    if cell_key('probe', m, lr, s) not in cells]
-            if not todo:
-                continue
-            log(f'probe {m}: caching features')
-            encoder = Encoder(args, m, checkpoints[m]).to(args.device)
-            feats = {
-                k: cache_features(encoder, data[k], args.device)
-                for k in ('train', 'val', 'test')
-            }
-            stats = channel_stats(feats['train'])
-            feats = {k: standardise(v, stats) for k, v in feats.items()}
-            for lr, s in todo:
-                t0 = time.time()
-                head = train_probe(args, feats['train'], data['train'],
-                                   encoder.channels, lr, s)
-                cell = dict(
-                    val=evaluate_indexed(
-                        probe_predictor(head, feats['val']), data['val']),
-                    test=evaluate_indexed(
-                        probe_predictor(head, feats['test']), data['test']),
-                    seconds=time.time() - t0)
-                cells[cell_key('probe', m, lr, s)] = cell
-                _atomic_json(out, results)
-                log(f'probe {m} lr {lr:g} seed {s}: val IoU '
-                    f'{cell["val"]["IoU"]:.2f}, test IoU '
-                    f'{cell["test"]["IoU"]:.2f} ({cell["seconds"]:.0f}s)')
-            del feats
-
+    # Method by method (pre-train, probe, fine-tune seed 0 at every lr), so
+    # that an interrupted run has whole rows; then the fine-tune lr is
+    # chosen on val and the other seeds run at it.
+    for m in methods:
+        if m != 'random':
+            log(f'pre-training {m} ({args.pretrain_epochs} epochs)')
+            checkpoints[m], seconds = pretrain(args, m, frames)
+            results['pretrain_seconds'][m] = seconds
+            results['pretrain_loss'][m] = pretrain_losses(
+                osp.join(args.work_dir, 'pretrain', m))
+            _atomic_json(out, results)
+        if 'probe' in args.evaluations:
+            run_probe_cells(args, m, checkpoints[m], data, cells, results, out,
+                            log)
+        if 'finetune' in args.evaluations:
+            for lr in args.ft_lrs:
+                run_ft_cell(args, (m, lr, args.seeds[0]), checkpoints, data,
+                            cells, results, out, log)
     if 'finetune' in args.evaluations:
-        # seed 0 at every lr (the choice), then the other seeds at the
-        # chosen lr only
-        plan = [(m, lr, args.seeds[0]) for lr in args.ft_lrs for m in methods]
-        for item in plan:
-            run_ft_cell(args, item, checkpoints, data, cells, results, out,
-                        log)
         lr = choose_lr(cells, 'finetune', methods, args.ft_lrs)
         log(f'fine-tune lr chosen on val: {lr:g}')
         for s in args.seeds[1:]:
@@ -1008,6 +1013,36 @@ def main(argv=None) -> dict:
     plot(results['summary'], results, osp.splitext(out)[0] + '.png')
     log(f'results: {out}')
     return results
+
+
+def run_probe_cells(args, m, checkpoint, data, cells, results, out, log):
+    """Every (lr, seed) probe cell of method ``m`` not yet in ``cells``."""
+    todo = [(lr, s) for lr in args.probe_lrs for s in args.seeds
+            if cell_key('probe', m, lr, s) not in cells]
+    if not todo:
+        return
+    log(f'probe {m}: caching features')
+    encoder = Encoder(args, m, checkpoint).to(args.device)
+    feats = {
+        k: cache_features(encoder, data[k], args.device)
+        for k in ('train', 'val', 'test')
+    }
+    stats = channel_stats(feats['train'])
+    feats = {k: standardise(v, stats) for k, v in feats.items()}
+    for lr, s in todo:
+        t0 = time.time()
+        head = train_probe(args, feats['train'], data['train'],
+                           encoder.channels, lr, s)
+        cell = dict(
+            val=evaluate_indexed(
+                probe_predictor(head, feats['val']), data['val']),
+            test=evaluate_indexed(
+                probe_predictor(head, feats['test']), data['test']),
+            seconds=time.time() - t0)
+        cells[cell_key('probe', m, lr, s)] = cell
+        _atomic_json(out, results)
+        log(f'probe {m} lr {lr:g} seed {s}: val IoU {cell["val"]["IoU"]:.2f}'
+            f', test IoU {cell["test"]["IoU"]:.2f} ({cell["seconds"]:.0f}s)')
 
 
 def run_ft_cell(args, item, checkpoints, data, cells, results, out, log):
