@@ -6,15 +6,9 @@ _base_ = [
     './_base_/models/infmae-base_pyramid-fpn.py',
     './_base_/datasets/m3fd_inf.py',
     './_base_/schedules/adamw-layerdecay-cosine-25e.py',
-    'mmdet::_base_/default_runtime.py',
 ]
-custom_imports = dict(imports=['infmae_mm'], allow_failed_imports=False)
 
 model = dict(
-    data_preprocessor=_base_.infmae_data_preprocessor,
-    backbone=_base_.infmae_backbone,
-    neck=_base_.infmae_neck,
+    _base_.infmae_detector,
     roi_head=dict(
         bbox_head=dict(num_classes=6), mask_head=dict(num_classes=6)))
-default_hooks = dict(
-    checkpoint=dict(type='AtomicCheckpointHook', interval=5, max_keep_ckpts=3))

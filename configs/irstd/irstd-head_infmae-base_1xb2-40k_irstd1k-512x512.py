@@ -7,4 +7,3 @@ _base_ = [
     './_base_/schedules/adamw-layerdecay-poly-40k.py',
     'mmseg::_base_/default_runtime.py',
 ]
-custom_imports = dict(imports=['infmae_mm'], allow_failed_imports=False)

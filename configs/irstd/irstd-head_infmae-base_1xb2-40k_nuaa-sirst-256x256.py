@@ -8,5 +8,4 @@ _base_ = [
     './_base_/schedules/adamw-layerdecay-poly-40k.py',
     'mmseg::_base_/default_runtime.py',
 ]
-custom_imports = dict(imports=['infmae_mm'], allow_failed_imports=False)
 model = dict(backbone=dict(img_size=256))

@@ -20,7 +20,10 @@
 # -leakfree config zeroes the masked tokens before AFDM.
 # Recipe of main_pretrain_DuGI_MAE.py: 150 epochs, 40 warm-up, cosine to 0,
 # AdamW blr 1e-3 x batch / 256 (4 GPUs x 64), betas 0.9/0.95, wd 0.05, AMP.
-_base_ = './infmae_vit-base-p16_4xb64-amp-coslr-400e_inf30.py'
+_base_ = [
+    './infmae_vit-base-p16_4xb64-amp-coslr-400e_inf30.py',
+    './_base_/models/dugi_ddg.py',
+]
 
 model = dict(
     mask_generator=dict(
@@ -31,11 +34,10 @@ model = dict(
     neck=dict(
         type='DuGIPretrainDecoder',
         guidance=dict(
-            type='DualDomainGuidance',
-            afdm_input='full',
+            _base_.ddg_guidance,
             domain='embedding',
             downsample='conv',
-            afdm=dict(response='lowpass', learnable=True, gate=True),
+            afdm=dict(_base_.ddg_guidance.afdm, gate=True),
             fusion=dict(type='DDGThreeBranch', num_heads=12,
                         code_order=True))))
 
@@ -51,22 +53,8 @@ train_dataloader = dict(
 # (the filter's scalars are not registered in the code; no decay here).
 optim_wrapper = dict(
     optimizer=dict(lr=1e-3 * 256 / 256),
-    paramwise_cfg=dict(
-        custom_keys={
-            '.afdm.': dict(decay_mult=0.),
-            'q_bias': dict(decay_mult=0.),
-            'v_bias': dict(decay_mult=0.),
-            'fusion.mix': dict(decay_mult=0.),
-        }))
+    paramwise_cfg=dict(custom_keys=_base_.ddg_no_decay_keys))
 
 # 40 warm-up epochs of 150, then cosine to 0 at the end of the run.
-param_scheduler = [
-    dict(
-        type='WarmupCosineLR',
-        warmup_fraction=40 / 150,
-        warmup_start_factor=1e-4,
-        eta_min=0.,
-        by_epoch=True,
-        convert_to_iter_based=True),
-]
+param_scheduler = [dict(_base_.param_scheduler[0], warmup_fraction=40 / 150)]
 train_cfg = dict(max_epochs=150)

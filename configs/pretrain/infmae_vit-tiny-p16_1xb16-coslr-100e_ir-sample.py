@@ -28,12 +28,10 @@ optim_wrapper = dict(
 # train_cfg.max_epochs is.
 param_scheduler = [
     dict(
-        type='WarmupCosineLR',
+        _base_.param_scheduler[0],
         warmup_fraction=0.05,
         warmup_start_factor=1e-3,
-        eta_min=1e-5,
-        by_epoch=True,
-        convert_to_iter_based=True),
+        eta_min=1e-5)
 ]
 
 val_dataloader = dict(

@@ -5,4 +5,3 @@ _base_ = [
     './_base_/schedules/adamw-layerdecay-poly-24k.py',
     'mmseg::_base_/default_runtime.py',
 ]
-custom_imports = dict(imports=['infmae_mm'], allow_failed_imports=False)

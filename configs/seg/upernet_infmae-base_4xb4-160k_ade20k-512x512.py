@@ -2,23 +2,13 @@
 # ADE20K recipe with the backbone replaced, nothing else copied.
 _base_ = [
     'mmseg::upernet/upernet_r50_4xb4-160k_ade20k-512x512.py',
-    '../_base_/check_finite_loss.py'
+    '../_base_/check_finite_loss.py',
+    '../_base_/models/infmae-base.py',
 ]
-custom_imports = dict(imports=['infmae_mm'], allow_failed_imports=False)
 
 model = dict(
     pretrained=None,
-    backbone=dict(
-        _delete_=True,
-        type='InfMAEViT',
-        arch='base',
-        img_size=512,
-        learnable_pos_embed=True,
-        drop_path_rate=0.1,
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='checkpoints/infmae_vit-base-p16_inf30.pth',
-            prefix='backbone.')),
+    backbone=dict(_base_.infmae_backbone, img_size=512),
     neck=dict(type='InfMAEPyramidNeck', in_channels=(256, 384, 768)),
     decode_head=dict(in_channels=[256, 384, 768, 768]),
     auxiliary_head=dict(in_channels=768))

@@ -7,7 +7,8 @@
 # lr 1.5e-4 x 256 / 256.
 _base_ = [
     'mmpretrain::mae/mae_vit-base-p16_8xb512-amp-coslr-400e_in1k.py',
-    '../../_base_/check_finite_loss.py'
+    '../../_base_/check_finite_loss.py',
+    '../_base_/models/dugi_ddg.py',
 ]
 custom_imports = dict(imports=['infmae_mm'], allow_failed_imports=False)
 
@@ -15,13 +16,7 @@ model = dict(
     type='MAEWithDDG',
     data_preprocessor=dict(
         mean=[0.425 * 255] * 3, std=[0.200 * 255] * 3, to_rgb=False),
-    guidance=dict(
-        type='DualDomainGuidance',
-        afdm_input='full',
-        domain='image',
-        downsample='visible',
-        afdm=dict(response='lowpass', learnable=True, gate=False),
-        fusion=dict(type='DDGGuidedAttention', num_heads=12, num_blocks=3)))
+    guidance=_base_.ddg_guidance)
 
 train_pipeline = [
     dict(type='LoadThermalImage'),
@@ -51,13 +46,7 @@ train_dataloader = dict(
 
 optim_wrapper = dict(
     optimizer=dict(lr=1.5e-4 * 256 / 256),
-    paramwise_cfg=dict(
-        custom_keys={
-            '.afdm.': dict(decay_mult=0.),
-            'q_bias': dict(decay_mult=0.),
-            'v_bias': dict(decay_mult=0.),
-            'fusion.mix': dict(decay_mult=0.),
-        }))
+    paramwise_cfg=dict(custom_keys=_base_.ddg_no_decay_keys))
 auto_scale_lr = dict(base_batch_size=256)
 # The package's crash-safe checkpoints, as in the other pre-training configs.
 default_hooks = dict(

@@ -1,7 +1,10 @@
 # The paper's detection schedule (section 5.3): 25 epochs with cosine decay,
 # AdamW lr 1e-4 (the paper prints "10e-4"; MCMAE/ViTDet use 1e-4 / 8e-5),
-# weight decay 0.1, batch 2, layer-wise lr decay over the hybrid backbone.
-_base_ = '../../../_base_/check_finite_loss.py'
+# weight decay 0.1, batch 2, layer-wise lr decay over the hybrid backbone;
+# mmdet's runtime with crash-safe checkpoints every 5 epochs.
+_base_ = [
+    'mmdet::_base_/default_runtime.py', '../../../_base_/check_finite_loss.py'
+]
 
 optim_wrapper = dict(
     type='OptimWrapper',
@@ -31,3 +34,5 @@ val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 # Total batch 2 (1 GPU x 2); mmdet's --auto-scale-lr rescales from it.
 auto_scale_lr = dict(enable=False, base_batch_size=2)
+default_hooks = dict(
+    checkpoint=dict(type='AtomicCheckpointHook', interval=5, max_keep_ckpts=3))

@@ -8,38 +8,17 @@
 # BasicIRSTD's copy names masks like the images: set seg_map_suffix='.png'
 # and its split files (img_idx/train_NUAA-SIRST.txt, test_NUAA-SIRST.txt).
 # The 427 images are also in SIRST-v2 (sirst-v2.py with its v1 splits).
-_base_ = './irstd1k.py'
+_base_ = './nudt-sirst.py'
 
 data_root = 'data/NUAA-SIRST/'
 seg_map_suffix = '_pixels0.png'
-# The field's base size for these small images (BasicIRSTD: 256): resized
-# by 0.5-2x of 256, cropped to 256x256; testing is at full resolution.
-crop_size = (256, 256)
-train_pipeline = [
-    dict(type='LoadThermalImage'),
-    dict(type='LoadAnnotations'),
-    dict(
-        type='RandomResize',
-        scale=crop_size,
-        ratio_range=(0.5, 2.0),
-        keep_ratio=True),
-    dict(type='RandomCrop', crop_size=crop_size),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='RandomFlip', prob=0.5, direction='vertical'),
-    dict(type='PackSegInputs'),
-]
-train_dataloader = dict(
-    dataset=dict(
-        data_root=data_root,
-        seg_map_suffix=seg_map_suffix,
-        ann_file='idx_427/trainval.txt',
-        pipeline=train_pipeline))
+# NUDT-SIRST's pipeline: the field's base size for these small images
+# (BasicIRSTD: 256), i.e. resized by 0.5-2x of 256 and cropped to 256x256;
+# testing is at full resolution.
+dataset = dict(data_root=data_root, seg_map_suffix=seg_map_suffix)
+train_dataloader = dict(dataset=dict(dataset, ann_file='idx_427/trainval.txt'))
 # As in the field, no separate validation split: validation runs on test
 # (set ann_file='idx_427/val.txt' and train on train.txt to select
 # checkpoints free of test data).
-val_dataloader = dict(
-    dataset=dict(
-        data_root=data_root,
-        seg_map_suffix=seg_map_suffix,
-        ann_file='idx_427/test.txt'))
+val_dataloader = dict(dataset=dict(dataset, ann_file='idx_427/test.txt'))
 test_dataloader = val_dataloader

@@ -7,19 +7,13 @@
 _base_ = './irstd1k.py'
 
 data_root = 'data/NUDT-SIRST/'
+# The IRSTD-1k pipeline at the images' size: resized by 0.5-2x of 256,
+# cropped to 256x256.
 crop_size = (256, 256)
 train_pipeline = [
-    dict(type='LoadThermalImage'),
-    dict(type='LoadAnnotations'),
-    dict(
-        type='RandomResize',
-        scale=crop_size,
-        ratio_range=(0.5, 2.0),
-        keep_ratio=True),
-    dict(type='RandomCrop', crop_size=crop_size),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='RandomFlip', prob=0.5, direction='vertical'),
-    dict(type='PackSegInputs'),
+    dict(step, scale=crop_size) if step.type == 'RandomResize' else
+    dict(step, crop_size=crop_size) if step.type == 'RandomCrop' else step
+    for step in _base_.train_pipeline
 ]
 train_dataloader = dict(
     dataset=dict(

@@ -28,43 +28,20 @@ crop_size = (512, 512)
 # a random rescale by 0.75-1.5x of the frame's own size, then a 512x512
 # crop (smaller frames are padded in the batch with label 255, ignored).
 train_pipeline = [
-    dict(type='LoadThermalImage'),
-    dict(type='LoadAnnotations'),
+    *_base_.train_pipeline[:2],
     dict(
         type='RandomChoice',
-        transforms=[
-            [dict(type='Resize', scale_factor=0.75, keep_ratio=True)],
-            [dict(type='Resize', scale_factor=1.0, keep_ratio=True)],
-            [dict(type='Resize', scale_factor=1.25, keep_ratio=True)],
-            [dict(type='Resize', scale_factor=1.5, keep_ratio=True)],
-        ]),
-    dict(type='RandomCrop', crop_size=crop_size),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='RandomFlip', prob=0.5, direction='vertical'),
-    dict(type='PackSegInputs'),
+        transforms=[[dict(type='Resize', scale_factor=f, keep_ratio=True)]
+                    for f in (0.75, 1.0, 1.25, 1.5)]),
+    *_base_.train_pipeline[3:],
 ]
+dataset = dict(
+    data_root=data_root,
+    data_prefix=data_prefix,
+    seg_map_suffix=seg_map_suffix)
 train_dataloader = dict(
     dataset=dict(
-        data_root=data_root,
-        data_prefix=data_prefix,
-        seg_map_suffix=seg_map_suffix,
-        ann_file='splits/train_full.txt',
-        pipeline=train_pipeline))
-val_dataloader = dict(
-    dataset=dict(
-        data_root=data_root,
-        data_prefix=data_prefix,
-        seg_map_suffix=seg_map_suffix,
-        ann_file='splits/val_full.txt'))
-test_dataloader = dict(
-    batch_size=1,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type='IRSTD1kDataset',
-        data_root=data_root,
-        data_prefix=data_prefix,
-        seg_map_suffix=seg_map_suffix,
-        ann_file='splits/test_full.txt',
-        pipeline=_base_.test_pipeline))
+        dataset, ann_file='splits/train_full.txt', pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(dataset, ann_file='splits/val_full.txt'))
+# The base tests on its validation split; here on test_full.
+test_dataloader = dict(dataset=dict(dataset, ann_file='splits/test_full.txt'))

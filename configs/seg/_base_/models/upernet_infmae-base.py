@@ -1,11 +1,12 @@
 # UperNet on InfMAE-B: the encoder's F1-F3 plus the F4 of InfMAEPyramidNeck
 # (strides 4/8/16/32, 256/384/768/768 channels) feed mmseg's UPerHead; an
 # FCN auxiliary head on F3 (MCMAE's segmentation template).
-_base_ = 'mmseg::_base_/models/upernet_r50.py'
+_base_ = [
+    'mmseg::_base_/models/upernet_r50.py',
+    '../../../_base_/models/infmae-base.py'
+]
 
 norm_cfg = dict(type='SyncBN', requires_grad=True)
-# Point this at a pre-training checkpoint (infmae_mm or converted official).
-pretrained_checkpoint = 'checkpoints/infmae_vit-base-p16_inf30.pth'
 
 model = dict(
     # Infrared statistics of pre-training; pad every side to a multiple of
@@ -17,17 +18,7 @@ model = dict(
         size_divisor=32),
     pretrained=None,
     backbone=dict(
-        _delete_=True,
-        type='InfMAEViT',
-        arch='base',
-        img_size=(480, 640),
-        learnable_pos_embed=True,
-        drop_path_rate=0.1,
-        out_indices=(0, 1, 2),
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint=pretrained_checkpoint,
-            prefix='backbone.')),
+        _base_.infmae_backbone, img_size=(480, 640), out_indices=(0, 1, 2)),
     neck=dict(
         type='InfMAEPyramidNeck',
         in_channels=(256, 384, 768),

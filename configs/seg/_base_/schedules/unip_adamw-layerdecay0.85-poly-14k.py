@@ -5,19 +5,12 @@
 # the official constructor); layer-wise lr decay 0.85 (the scripts' value,
 # the configs say 0.65): lr scale 0.85 ** (13 - depth), depth 0 for the
 # patch embedding / cls / position, i + 1 for block i, 13 for neck and
-# heads; fp16 (apex O1 in the official code, AMP here).
-_base_ = [
-    'mmseg::_base_/schedules/schedule_20k.py',
-    '../../../_base_/check_finite_loss.py'
-]
+# heads; fp16 (apex O1 in the official code, AMP here). Everything else as
+# the InfMAE segmentation schedule (adamw-layerdecay-poly-24k.py).
+_base_ = './adamw-layerdecay-poly-24k.py'
 
 optim_wrapper = dict(
-    _delete_=True,
-    type='AmpOptimWrapper',
-    optimizer=dict(
-        type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05),
-    constructor='InfMAELayerDecayOptimWrapperConstructor',
-    paramwise_cfg=dict(layer_decay_rate=0.85))
+    type='AmpOptimWrapper', paramwise_cfg=dict(layer_decay_rate=0.85))
 
 max_iters = 14400
 val_interval = 800
@@ -29,21 +22,9 @@ val_interval = 800
 # dict(_base_.param_scheduler[0], warmup_fraction=N / max_iters).
 param_scheduler = [
     dict(
-        type='WarmupPolyLR',
+        _base_.param_scheduler[0],
         warmup_fraction=1500 / max_iters,
-        warmup_start_factor=1e-6,
-        power=1.0,
-        eta_min=0.0,
-        decay_begins='at_begin',
-        by_epoch=False),
+        decay_begins='at_begin')
 ]
-train_cfg = dict(
-    type='IterBasedTrainLoop', max_iters=max_iters, val_interval=val_interval)
-default_hooks = dict(
-    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
-    checkpoint=dict(
-        type='AtomicCheckpointHook',
-        by_epoch=False,
-        interval=val_interval,
-        max_keep_ckpts=3,
-        save_best='mIoU'))
+train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
+default_hooks = dict(checkpoint=dict(interval=val_interval))
