@@ -124,6 +124,11 @@ class InfraredImageFolder(CustomDataset):
             ``('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.pgm')``.
         skip_unreadable (bool): Skip unreadable images as described; False
             makes them fail the run. Defaults to True.
+        config_key (str): Where this dataset sits in the config, named by
+            the start-up errors as the key to fix (``data_root`` under it).
+            Defaults to ``'train_dataloader.dataset'``; the held-out and
+            test loaders of the shipped configs set
+            ``'val_dataloader.dataset'`` / ``'test_dataloader.dataset'``.
         **kwargs: Other ``CustomDataset`` / ``BaseDataset`` arguments
             (``pipeline``, ``max_refetch``, ``lazy_init`` ...).
     """
@@ -135,8 +140,10 @@ class InfraredImageFolder(CustomDataset):
                  with_label: bool = False,
                  extensions: Sequence[str] = IMAGE_SUFFIXES,
                  skip_unreadable: bool = True,
+                 config_key: str = 'train_dataloader.dataset',
                  **kwargs) -> None:
         self.skip_unreadable = skip_unreadable
+        self.config_key = config_key
         # path -> reason, for the files this process has skipped.
         self._skipped: Dict[str, str] = {}
         # folder entry -> reason, skipped when the folder was walked.
@@ -157,11 +164,15 @@ class InfraredImageFolder(CustomDataset):
     def _suffixes(self) -> str:
         return ' '.join(sorted(self.extensions))
 
+    def _folder_fix(self) -> str:
+        key = self.config_key
+        return (f'Set {key}.data_root (and {key}.data_prefix) to the folder '
+                'of your images.')
+
     def _check_folder(self) -> None:
         """Fail early, and helpfully, when the folder holds no image."""
         folder = self.img_prefix
-        fix = ('Set train_dataloader.dataset.data_root (and data_prefix) to '
-               'the folder of your images.')
+        fix = self._folder_fix()
         backend = get_file_backend(folder, enable_singleton=True)
         files = backend.list_dir_or_file(
             folder, list_dir=False, list_file=True, recursive=True)
@@ -176,7 +187,7 @@ class InfraredImageFolder(CustomDataset):
             raise FileNotFoundError(
                 f'No image found in {folder} (searched recursively for the '
                 f'suffixes {self._suffixes()}, any case). {fix} Other '
-                'suffixes are added with the dataset\'s extensions=(...).')
+                f'suffixes are added with {self.config_key}.extensions=(...).')
 
     def _check_labels(self) -> None:
         """Every line of a labelled ``ann_file`` ends with an integer."""
@@ -196,8 +207,7 @@ class InfraredImageFolder(CustomDataset):
         if not os.path.isdir(self.img_prefix):
             raise FileNotFoundError(
                 f'The image folder {self.img_prefix} does not exist or is '
-                'not a folder. Set train_dataloader.dataset.data_root (and '
-                'data_prefix) to the folder of your images.')
+                f'not a folder. {self._folder_fix()}')
         if self.with_label:
             classes = sorted(
                 e.name for e in os.scandir(self.img_prefix) if e.is_dir())
@@ -229,10 +239,9 @@ class InfraredImageFolder(CustomDataset):
         if not samples:
             raise FileNotFoundError(
                 f'No image found in {self.img_prefix} (searched recursively '
-                f'for the suffixes {self._suffixes()}, any case). Set '
-                'train_dataloader.dataset.data_root (and data_prefix) to the '
-                'folder of your images. Other suffixes are added with the '
-                'dataset\'s extensions=(...).')
+                f'for the suffixes {self._suffixes()}, any case). '
+                f'{self._folder_fix()} Other suffixes are added with '
+                f'{self.config_key}.extensions=(...).')
         return samples
 
     def load_data_list(self) -> List[dict]:
@@ -249,7 +258,8 @@ class InfraredImageFolder(CustomDataset):
             raise ValueError(
                 f'The image list {self.ann_file} is empty: it needs one image '
                 f'path per line, relative to {self.img_prefix} (suffixes '
-                f'{self._suffixes()}).')
+                f'{self._suffixes()}), or set {self.config_key}.ann_file=\'\' '
+                'to read every image under the folder.')
         return data_list
 
     def _record_skip(self, error: ImageDecodeError, next_idx: int) -> None:

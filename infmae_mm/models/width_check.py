@@ -43,8 +43,17 @@ def arch_giving(widths: Widths) -> Optional[str]:
     return None
 
 
-def check_widths(module: str, key: str, expected: Widths, got: Widths,
-                 what: str) -> None:
+#: Where the widths of each arch are tabled.
+WIDTH_TABLE = 'docs/en/user_guides/swap_backbone.md'
+
+
+def check_widths(module: str,
+                 key: str,
+                 expected: Widths,
+                 got: Widths,
+                 what: str,
+                 arch_key: Optional[str] = None,
+                 note: str = '') -> None:
     """Raise a ``ValueError`` naming the config key when widths differ.
 
     Args:
@@ -54,6 +63,12 @@ def check_widths(module: str, key: str, expected: Widths, got: Widths,
         expected (int | Sequence[int]): Widths the module was built for.
         got (int | Sequence[int]): Widths of its input.
         what (str): What the widths are of, e.g. ``'F1-F3'``.
+        arch_key (str, optional): The config key of the ``arch`` the module
+            took its widths from (e.g. ``'model.neck.arch'``), when it was
+            built from one: the fix then sets that arch (or removes it for
+            widths of no arch), since ``arch`` and ``key`` cannot both be
+            set.
+        note (str): A sentence appended to the message.
 
     Raises:
         ValueError: If ``expected`` and ``got`` differ.
@@ -68,11 +83,18 @@ def check_widths(module: str, key: str, expected: Widths, got: Widths,
     source = (f", the widths InfMAEViT arch '{arch}' gives" if arch else '')
     built = arch_giving(expected_t)
     built_for = f" (InfMAEViT arch '{built}')" if built else ''
+    if arch_key is not None and arch:
+        setting, fix = arch_key, f"Set {arch_key}='{arch}'"
+    elif arch_key is not None:
+        setting = arch_key
+        fix = f'Remove {arch_key} and set {key}={_show(value)}'
+    else:
+        setting, fix = key, f'Set {key}={_show(value)}'
     raise ValueError(
         f'{module} was built for {what} of width {_show(expected)}'
-        f'{built_for} ({key}) but receives {_show(value)}{source}. Set '
-        f'{key}={_show(value)} to match the backbone (widths per arch: '
-        f"README, 'Swapping InfMAE into any host config').")
+        f'{built_for} ({setting}) but receives {_show(value)}{source}. '
+        f'{fix} to match the backbone (widths per arch: {WIDTH_TABLE}).' +
+        (f' {note}' if note else ''))
 
 
 def _show(widths: Widths) -> str:

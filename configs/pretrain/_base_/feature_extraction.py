@@ -36,6 +36,7 @@ test_dataloader = dict(
         data_root=test_root,
         data_prefix='',
         with_label=False,
+        config_key='test_dataloader.dataset',
         pipeline=test_pipeline))
 test_evaluator = dict(type='ReconstructionMetric')
 test_cfg = dict()

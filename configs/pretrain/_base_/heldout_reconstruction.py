@@ -10,6 +10,11 @@
 # Put held-out images (never trained on) under heldout_root, or set
 # val_dataloader.dataset.ann_file to a manifest of paths relative to it.
 # Use the same IAMMaskGenerator settings as the training pipeline.
+# When that folder (or manifest) does not exist, e.g. the demo config run on
+# your own folder with `--cfg-options train_dataloader.dataset.data_root=...`,
+# HeldoutValLoop skips held-out validation with one logged warning naming it
+# and training goes on; set val_dataloader.dataset.data_root to your held-out
+# images to measure, or val_cfg.skip_if_missing=False to make it an error.
 heldout_root = 'data/Inf30_heldout/'
 heldout_size = 224
 
@@ -39,7 +44,8 @@ val_dataloader = dict(
         data_root=heldout_root,
         data_prefix='',
         with_label=False,
+        config_key='val_dataloader.dataset',
         pipeline=val_pipeline))
 val_evaluator = dict(type='ReconstructionMetric')
-val_cfg = dict()
+val_cfg = dict(type='HeldoutValLoop', skip_if_missing=True)
 # How often: train_cfg.val_interval (epochs) in the leaf config.

@@ -1,7 +1,11 @@
 """Gray conversion of every image (UNIP's ``--rgb_gray``)."""
+import logging
+from typing import Optional
+
 import cv2
 import numpy as np
 from mmcv.transforms import BaseTransform
+from mmengine.logging import print_log
 
 from infmae_mm.registry import register_in_hosts
 
@@ -18,9 +22,27 @@ class ConvertToGray(BaseTransform):
     images, given as (H, W), (H, W, 1) or 3 identical channels, keep their
     values exactly.
 
+    It is also the first step of the pre-training and classification
+    configs' test pipelines, which mmpretrain's ``FeatureExtractor`` and
+    ``inference_model`` run on the arrays they are given, so images that are
+    not uint8 are brought to 8 bits here by one stated rule:
+
+    * integer or float images whose finite values are all whole numbers in
+      0-255 (an 8-bit image held in another dtype) are cast exactly;
+    * any other real image (16-bit counts, floats in [0, 1], temperatures)
+      is stretched to 0-255 between its 0.5 and 99.5 percentiles, the rule
+      ``LoadThermalImage`` applies to 16-bit and float files, with one
+      logged warning per transform saying so and how to keep your own
+      scaling; NaN / inf pixels follow
+      :data:`~infmae_mm.datasets.image_decoding.NONFINITE_RULE` and are
+      reported with their counts;
+    * an image without a finite pixel, and complex or non-numeric arrays,
+      are refused with a ``ValueError`` / ``TypeError`` naming the problem.
+
     Required Keys:
 
-    - img (np.ndarray): uint8, (H, W), (H, W, 1) or BGR (H, W, 3).
+    - img (np.ndarray): (H, W), (H, W, 1) or BGR (H, W, 3); uint8, or
+      another real dtype converted as above.
 
     Modified Keys:
 
@@ -36,9 +58,70 @@ class ConvertToGray(BaseTransform):
             raise ValueError(
                 f'to_channels must be 1 or 3, got {to_channels!r}.')
         self.to_channels = to_channels
+        self._warned = False
+        self._normalizer = None
+
+    #: Percentiles of the stretch applied to images that are not 8-bit.
+    PERCENTILES = (0.5, 99.5)
+
+    def to_uint8(self,
+                 img: np.ndarray,
+                 path: Optional[str] = None) -> np.ndarray:
+        """Bring an image of any real dtype to uint8 by the rule above.
+
+        Args:
+            img (np.ndarray): The image.
+            path (str, optional): Its file, for messages.
+
+        Returns:
+            np.ndarray: uint8, same shape (``img`` itself when uint8).
+        """
+        if not isinstance(img, np.ndarray):
+            raise TypeError(f'ConvertToGray expects a numpy image, got '
+                            f'{type(img).__name__}.')
+        if img.dtype == np.uint8:
+            return img
+        where = path or 'The image'
+        if img.dtype.kind not in 'biuf':
+            raise TypeError(
+                f'{where} has dtype {img.dtype}; images must be real-valued '
+                '(uint8, or 16-bit / float intensities, which are mapped to '
+                '0-255).')
+        finite = np.isfinite(img) if img.dtype.kind == 'f' else None
+        if finite is not None and not finite.any():
+            from ..image_decoding import describe_nonfinite
+            raise ValueError(
+                f'{where} has no finite pixel ({describe_nonfinite(img)}): '
+                'there is nothing to convert to 8 bits. Check how the array '
+                'was made.')
+        if finite is None or finite.all():
+            values = img.astype(np.float64, copy=False)
+            if values.min() >= 0 and values.max() <= 255 and \
+                    np.array_equal(values, np.round(values)):
+                return img.astype(np.uint8)
+        if self._normalizer is None:
+            from .loading import ThermalNormalize
+            self._normalizer = ThermalNormalize(
+                mode='percentile', percentiles=self.PERCENTILES)
+        if not self._warned:
+            self._warned = True
+            valid = img[finite] if finite is not None else img
+            p_lo, p_hi = self.PERCENTILES
+            print_log(
+                f'{where} is {img.dtype} with values {valid.min():g} to '
+                f'{valid.max():g}, not 8-bit: ConvertToGray stretches it, and '
+                'every later such image, to 0-255 between its own '
+                f'{p_lo:g} and {p_hi:g} percentiles (the rule '
+                'LoadThermalImage applies to 16-bit and float files; said '
+                'once). To keep your '
+                'own scaling give uint8 images, e.g. '
+                '(img * 255).round().astype(np.uint8) for values in [0, 1].',
+                logger='current',
+                level=logging.WARNING)
+        return self._normalizer.normalize(img, path)
 
     def transform(self, results: dict) -> dict:
-        img = results['img']
+        img = self.to_uint8(results['img'], results.get('img_path'))
         if img.ndim == 3 and img.shape[2] == 1:
             img = img[..., 0]
         elif img.ndim == 3 and img.shape[2] >= 3:

@@ -34,6 +34,11 @@ class InfMAEPyramidNeck(BaseModule):
         norm_cfg (dict): Norm after the F4 conv and the projections.
             Defaults to SyncBN (converted to BN by the runner when not
             distributed).
+        config_key (str): Where this neck sits in the config, named by its
+            errors: ``'model.neck'`` (default), or ``'model.neck.0'`` when it
+            is the first of a list of necks (mmdet's
+            ``neck=[InfMAEPyramidNeck, FPN]``; ``--cfg-options`` reaches it
+            as ``model.neck.0.in_channels``).
         init_cfg (dict | list[dict], optional): Initialisation config.
 
     Example:
@@ -50,21 +55,25 @@ class InfMAEPyramidNeck(BaseModule):
                  out_channels: Optional[int] = None,
                  norm_cfg: dict = dict(type='SyncBN', requires_grad=True),
                  arch: Optional[str] = None,
+                 config_key: str = 'model.neck',
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        self.config_key = config_key
+        self.arch = arch
         if arch is not None:
             from ..backbones.infmae_vit import InfMAEViT
             arch_dims = tuple(InfMAEViT._parse_arch(arch)['embed_dims'])
             if in_channels is not None and tuple(in_channels) != arch_dims:
                 raise ValueError(
-                    f'InfMAEPyramidNeck got model.neck.arch={arch!r} (widths '
-                    f'{arch_dims}) and model.neck.in_channels='
+                    f'InfMAEPyramidNeck got {config_key}.arch={arch!r} '
+                    f'(widths {arch_dims}) and {config_key}.in_channels='
                     f'{tuple(in_channels)}; set only one of them.')
             in_channels = arch_dims
         in_channels = (256, 384, 768) if in_channels is None else in_channels
         if len(in_channels) != 3:
             raise ValueError(f'InfMAEPyramidNeck takes F1-F3 (3 levels), got '
-                             f'in_channels={tuple(in_channels)}.')
+                             f'{config_key}.in_channels='
+                             f'{tuple(in_channels)}.')
         self.in_channels = tuple(in_channels)
         c3 = in_channels[2]
         self.downsample = nn.Sequential(
@@ -93,10 +102,18 @@ class InfMAEPyramidNeck(BaseModule):
         if len(inputs) != 3:
             raise ValueError(
                 f'InfMAEPyramidNeck expects F1, F2, F3 from the backbone '
-                f'(out_indices=(0, 1, 2)), got {len(inputs)} maps.')
-        check_widths('InfMAEPyramidNeck', 'model.neck.in_channels',
-                     self.in_channels, [f.shape[1] for f in inputs],
-                     'F1-F3 inputs')
+                f'(model.backbone.out_indices=(0, 1, 2)), got {len(inputs)} '
+                'maps.')
+        check_widths(
+            'InfMAEPyramidNeck',
+            f'{self.config_key}.in_channels',
+            self.in_channels, [f.shape[1] for f in inputs],
+            'F1-F3 inputs',
+            arch_key=None if self.arch is None else f'{self.config_key}.arch',
+            note='' if self.config_key != 'model.neck' else
+            ('When model.neck is a list of necks (mmdet: [InfMAEPyramidNeck, '
+             'FPN]) the key is model.neck.0.* (set '
+             "config_key='model.neck.0' on this neck to have it named)."))
         outs: List[torch.Tensor] = [*inputs, self.downsample(inputs[2])]
         if self.projections is not None:
             outs = [proj(f) for proj, f in zip(self.projections, outs)]
