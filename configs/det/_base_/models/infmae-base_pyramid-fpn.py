@@ -4,8 +4,8 @@
 # 1024x768 inputs (a 64x48 stage-3 grid), and InfMAEPyramidNeck (F1-F4,
 # strides 4-32) feeding mmdet's FPN. Leaf configs plug these into an mmdet
 # detector base; they are variables, not `model`, so that two bases never
-# define the same key.
-pretrained_checkpoint = 'checkpoints/infmae_vit-base-p16_inf30.pth'
+# define the same key: a leaf sets `model = dict(infmae_detector, ...)`.
+_base_ = '../../../_base_/models/infmae-base.py'
 
 infmae_data_preprocessor = dict(
     type='DetDataPreprocessor',
@@ -16,20 +16,12 @@ infmae_data_preprocessor = dict(
     pad_size_divisor=32)
 
 infmae_backbone = dict(
-    _delete_=True,
-    type='InfMAEViT',
-    arch='base',
+    _base_.infmae_backbone,
     img_size=(768, 1024),
-    learnable_pos_embed=True,
-    drop_path_rate=0.1,
     use_rel_pos_bias=True,
     window_size=16,
     global_attn_indexes=(2, 5, 8, 10),
-    out_indices=(0, 1, 2),
-    init_cfg=dict(
-        type='Pretrained',
-        checkpoint=pretrained_checkpoint,
-        prefix='backbone.'))
+    out_indices=(0, 1, 2))
 
 infmae_neck = [
     dict(
@@ -45,3 +37,9 @@ infmae_neck = [
         out_channels=256,
         num_outs=5),
 ]
+
+# What the leaves merge into their mmdet detector.
+infmae_detector = dict(
+    data_preprocessor=infmae_data_preprocessor,
+    backbone=infmae_backbone,
+    neck=infmae_neck)
