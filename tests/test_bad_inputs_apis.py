@@ -265,3 +265,43 @@ def test_neck_built_from_an_arch_names_the_arch_key():
         neck(odd)
     assert ('Remove model.neck.arch and set model.neck.in_channels='
             '(8, 16, 24)') in str(err.value)
+
+
+# ------------------ a checkpoint of another model to get_model (new round)
+def test_get_model_refuses_a_checkpoint_of_another_model(tmp_path):
+    """mmpretrain loads ``pretrained=`` with ``strict=False``: a foreign
+    file used to leave random weights behind a logged note."""
+    from mmpretrain import FeatureExtractor, get_model
+
+    from infmae_mm.utils.checkpoint import CheckpointMismatchError
+    from tests.test_unip_components import released_like_checkpoint
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        vit = tmp_path / 'unip_vit.pth'
+        student, _ = released_like_checkpoint(str(vit), arch='tiny')
+        mm_vit = tmp_path / 'vit_mm.pth'
+        torch.save(
+            dict(state_dict={
+                f'backbone.{k}': v
+                for k, v in student.state_dict().items()
+            }), mm_vit)
+        for path in (vit, mm_vit):
+            with pytest.raises(CheckpointMismatchError) as err:
+                get_model(PRETRAIN_TINY, pretrained=str(path))
+            msg = str(err.value)
+            assert 'InfMAE' in msg and 'encoder (backbone.) tensors' in msg
+            assert 'model.backbone.arch' in msg
+        with pytest.raises(CheckpointMismatchError):
+            FeatureExtractor(PRETRAIN_TINY, pretrained=str(mm_vit))
+        # An encoder-only checkpoint of the config still loads.
+        model = get_model(PRETRAIN_TINY)
+        encoder = tmp_path / 'encoder.pth'
+        torch.save(
+            dict(
+                state_dict={
+                    k: v
+                    for k, v in model.state_dict().items()
+                    if k.startswith('backbone.')
+                }), encoder)
+        loaded = get_model(PRETRAIN_TINY, pretrained=str(encoder))
+        for k, v in model.backbone.state_dict().items():
+            assert torch.equal(loaded.backbone.state_dict()[k], v), k

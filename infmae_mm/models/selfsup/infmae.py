@@ -11,11 +11,13 @@ from mmpretrain.structures import DataSample
 
 from infmae_mm.registry import register_in_hosts
 from ..masking import IAM_MASK_KEY, IAMMask, IAMMasking, collate_masks
+from .foreign_checkpoint import ForeignCheckpointCheckMixin
 from .reconstruction_predict import ReconstructionPredictMixin
 
 
 @register_in_hosts('MODELS', hosts=('mmpretrain', ))
-class InfMAE(ReconstructionPredictMixin, BaseSelfSupervisor):
+class InfMAE(ForeignCheckpointCheckMixin, ReconstructionPredictMixin,
+             BaseSelfSupervisor):
     """InfMAE (`arXiv:2402.00407 <https://arxiv.org/abs/2402.00407>`_).
 
     ``loss`` reads like mmpretrain's MAE once the masks are known: backbone

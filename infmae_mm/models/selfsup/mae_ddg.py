@@ -7,10 +7,11 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 from infmae_mm.registry import register_in_hosts
+from .foreign_checkpoint import ForeignCheckpointCheckMixin
 
 
 @register_in_hosts('MODELS', hosts=('mmpretrain', ))
-class MAEWithDDG(MAE):
+class MAEWithDDG(ForeignCheckpointCheckMixin, MAE):
     """MAE whose decoder input passes through a :class:`DualDomainGuidance`.
 
     The encoder, random masking, decoder and head are mmpretrain's MAE

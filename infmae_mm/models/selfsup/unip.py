@@ -8,10 +8,11 @@ from mmpretrain.structures import DataSample
 from infmae_mm.registry import register_in_hosts
 from ..layers.attention_logits import vit_attention_logits
 from .attention_teacher import FrozenAttentionTeacher
+from .foreign_checkpoint import ForeignCheckpointCheckMixin
 
 
 @register_in_hosts('MODELS', hosts=('mmpretrain', ))
-class UNIP(BaseSelfSupervisor):
+class UNIP(ForeignCheckpointCheckMixin, BaseSelfSupervisor):
     """UNIP (`arXiv:2502.02257 <https://arxiv.org/abs/2502.02257>`_).
 
     A student ViT (``UNIPViT``) is trained from scratch to reproduce, at
