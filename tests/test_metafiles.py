@@ -1,5 +1,5 @@
-"""Every task folder of ``configs/`` has a ``metafile.yml`` listed by the
-root ``model-index.yml``, with one row per leaf config whose metadata are the
+"""Every task folder of ``configs/`` has a ``metafile.yml`` listed by the root
+``model-index.yml``, with one row per leaf config whose metadata are the
 config's values, and no metric that was not measured."""
 import glob
 import os.path as osp
@@ -44,8 +44,8 @@ def test_every_task_folder_is_in_the_model_index():
 @pytest.mark.parametrize('family', ['seg', 'det', 'irstd'])
 def test_downstream_metafile_rows_are_the_configs(family):
     """One row per leaf config; the schedule length and total batch are the
-    config's; no metric (nothing was measured: the papers' numbers are in
-    the folder's README, marked as the papers')."""
+    config's; no metric (nothing was measured: the papers' numbers are in the
+    folder's README, marked as the papers')."""
     from mmengine.config import Config
     rows = models(family)
     assert {m['Name'] for m in rows} == leaf_names(family)

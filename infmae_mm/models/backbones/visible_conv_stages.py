@@ -34,6 +34,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..layers import ConvFFN, ConvPatchEmbed, MaskedConvBlock
+from ..ops import depthwise_weight_grad
 
 if TYPE_CHECKING:  # pragma: no cover
     from .infmae_vit import InfMAEViT
@@ -155,40 +156,8 @@ def _halos(blocks: torch.Tensor, index: torch.Tensor,
                                              C).permute(0, 3, 1, 2)
 
 
-def _depthwise_correlation(x: torch.Tensor, g: torch.Tensor,
-                           k: int) -> torch.Tensor:
-    """Per-channel correlation of a batch of maps, summed over the batch: the
-    weight gradient (C, 1, k, k) of an unpadded depthwise k x k conv of ``x``
-    whose output gradient is ``g``.
-
-    ``out[c, 0, i, j] = sum_{n, y, v} x[n, c, y + i, v + j] * g[n, c, y, v]``.
-
-    Args:
-        x (torch.Tensor): (M, C, S, S), channels-last in memory.
-        g (torch.Tensor): (M, C, S - k + 1, S - k + 1), channels-last in
-            memory.
-        k (int): Kernel side.
-
-    Returns:
-        torch.Tensor: (C, 1, k, k).
-    """
-    C = x.shape[1]
-    if x.device.type != 'cpu':
-        return torch.nn.grad.conv2d_weight(x, (C, 1, k, k), g, groups=C)
-    # On the CPU, PyTorch's depthwise weight gradient (oneDNN) takes about
-    # 4x (stage 1) to 8x (stage 2) the forward's time at these shapes; one
-    # product-and-sum per tap over the channels-last values takes a third
-    # to a quarter of it (same sums, summation order aside).
-    side = g.shape[-1]
-    x = x.permute(0, 2, 3, 1)  # (M, S, S, C) views of the storage
-    g = g.permute(0, 2, 3, 1)
-    product = torch.empty(g.shape, dtype=g.dtype)
-    out = g.new_empty(k, k, C)
-    for i in range(k):
-        for j in range(k):
-            torch.mul(x[:, i:i + side, j:j + side], g, out=product)
-            torch.sum(product.view(-1, C), 0, out=out[i, j])
-    return out.permute(2, 0, 1).reshape(C, 1, k, k)
+#: The depthwise weight gradient (the ops module's, by device).
+_depthwise_correlation = depthwise_weight_grad
 
 
 class _VisibleDepthwiseConv(torch.autograd.Function):
@@ -200,12 +169,12 @@ class _VisibleDepthwiseConv(torch.autograd.Function):
     one ``index_select``) without padding, so only the visible outputs are
     computed and no map is materialised; the output is channels-last, i.e.
     already in the blocks' layout. The backward pass avoids the generic
-    depthwise ``convolution_backward`` (several times slower than the
-    forward on CPU): the input gradient is the same halo convolution of the
-    output gradient with the flipped kernel, and the weight gradient the
-    correlation of the output gradient's halos with the blocks summed over
-    the visible blocks (:func:`_depthwise_correlation`): one gather in the
-    backward pass. Only the blocks are saved.
+    depthwise ``convolution_backward`` of the (B, C, H, W) map: the input
+    gradient is the same halo convolution of the output gradient with the
+    flipped kernel, and the weight gradient the correlation of the output
+    gradient's halos with the blocks summed over the visible blocks
+    (:func:`~infmae_mm.models.ops.depthwise_weight_grad`, by device): one
+    gather in the backward pass. Only the blocks are saved.
     """
 
     @staticmethod
@@ -251,7 +220,7 @@ class _VisibleDepthwiseConv(torch.autograd.Function):
             # inputs q of x(q) grad(q - d), read from the gradient's halos
             # gathered above (so the inputs' halos are not gathered again):
             # the correlation of the gradient halos with the blocks, flipped.
-            grad_weight = _depthwise_correlation(
+            grad_weight = depthwise_weight_grad(
                 grad_halos,
                 blocks.reshape(B * N, side, side, C).permute(0, 3, 1, 2),
                 k).flip(-2, -1)

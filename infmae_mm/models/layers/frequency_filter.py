@@ -27,6 +27,7 @@ import torch
 import torch.nn as nn
 
 from infmae_mm.registry import register_in_hosts
+from ..ops import autocast_disabled
 
 RESPONSES = ('lowpass', 'highpass')
 
@@ -167,7 +168,7 @@ class AdaptiveFrequencyFilter(nn.Module):
             with ``return_response`` also the (1 or B, ..., M, K) filter.
         """
         dims = (-2, -1)
-        with torch.autocast(device_type=x.device.type, enabled=False):
+        with autocast_disabled(x):
             spectrum = torch.fft.fftshift(
                 torch.fft.fft2(x.float(), dim=dims), dim=dims)
             response = self.radial_response(tuple(x.shape[-2:]))

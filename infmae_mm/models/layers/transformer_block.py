@@ -6,29 +6,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.cnn.bricks import DropPath
 
-#: Key counts up to which plain matmul-softmax-matmul attention is faster on
-#: the CPU than PyTorch's flash kernel (torch 2.1, fp32, forward + backward:
-#: 1.5-2x at InfMAE-B's 49 stage-3 tokens at 224; slower from about 100).
-CPU_SHORT_ATTENTION = 64
-
-
-def attention(q: torch.Tensor,
-              k: torch.Tensor,
-              v: torch.Tensor,
-              attn_bias: Optional[torch.Tensor] = None) -> torch.Tensor:
-    """``softmax(q k^T / sqrt(d) + attn_bias) v`` of (B, heads, N, d) inputs.
-
-    ``scaled_dot_product_attention``, except for short key sequences on the
-    CPU (:data:`CPU_SHORT_ATTENTION`), where the explicit products are
-    faster. Traced graphs (ONNX export, FLOP counting) always get SDPA.
-    """
-    if (not torch.jit.is_tracing() and q.device.type == 'cpu'
-            and k.shape[-2] <= CPU_SHORT_ATTENTION):
-        logits = (q * q.shape[-1]**-0.5) @ k.transpose(-2, -1)
-        if attn_bias is not None:
-            logits = logits + attn_bias
-        return logits.softmax(dim=-1) @ v
-    return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_bias)
+from ..ops import CPU_SHORT_ATTENTION, attention  # noqa: F401
 
 
 def gather_tokens(x: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
