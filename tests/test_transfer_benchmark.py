@@ -147,3 +147,20 @@ def test_end_to_end_and_resume(bench, tmp_path, monkeypatch):
     # another protocol in the same work dir is refused
     with pytest.raises(SystemExit, match='another protocol'):
         bench.main(argv + ['--ft-iters', '3'])
+
+    # a given checkpoint instead of pre-training, val carved from train
+    monkeypatch.undo()
+    ckpt = tmp_path / 'work' / 'pretrain' / 'infmae' / 'epoch_1.pth'
+    given = bench.main([
+        '--data-root', root, '--img-dirs', 'images', '--mask-dir', 'masks',
+        '--mask-suffix', '.png', '--split-dir', '', '--train-split',
+        'trainval', '--val-split', '', '--val-fraction', '0.5', '--test-split',
+        'test', '--work-dir',
+        str(tmp_path / 'given'), '--methods', 'random', 'infmae',
+        '--checkpoint', f'infmae={ckpt}', '--evaluations', 'probe', '--seeds',
+        '0', '--probe-lrs', '0.01', '--probe-steps', '2', '--probe-crop', '32'
+    ])
+    assert not (tmp_path / 'given' / 'pretrain').exists()
+    assert given['data']['train']['images'] == 3
+    assert given['data']['val']['images'] == 3
+    assert set(given['summary']['probe']['rows']) == {'random', 'infmae'}

@@ -158,6 +158,27 @@ def load_split(args, split: str) -> Dict[str, list]:
     return out
 
 
+def carve_val(split: dict, fraction: float, seed: int = 0):
+    """Split a train split into (train, val) with a fixed seed.
+
+    For sets without a validation split (IRSTD-1k, NUAA-SIRST's trainval
+    only): the last ``fraction`` of a seeded permutation becomes val.
+    """
+    n = len(split['stems'])
+    n_val = int(round(n * fraction))
+    if not 0 < n_val < n:
+        raise ValueError(f'--val-fraction {fraction} of {n} images leaves '
+                         f'no train or no val image')
+    order = np.random.default_rng(seed).permutation(n)
+    pick = [order[:n - n_val], order[n - n_val:]]
+    return tuple(
+        dict(
+            stems=[split['stems'][i] for i in idx],
+            images=[split['images'][i] for i in idx],
+            masks=[split['masks'][i] for i in idx],
+            fixed=split['fixed']) for idx in pick)
+
+
 def write_frames(splits: Sequence[dict], folder: str) -> int:
     """The unlabelled pre-training frames: every image, as PNG."""
     import cv2
@@ -305,7 +326,7 @@ def pretrain_config(args, method: str, frames: str, work_dir: str):
         cfg[key] = None
     interval = max(1, args.pretrain_epochs // 4)
     cfg.default_hooks.checkpoint = dict(
-        type='CheckpointHook', interval=interval, max_keep_ckpts=1)
+        type='AtomicCheckpointHook', interval=interval, max_keep_ckpts=-1)
     cfg.default_hooks.logger = dict(type='LoggerHook', interval=10)
     cfg.randomness = dict(seed=args.pretrain_seed, diff_rank_seed=False)
     cfg.auto_scale_lr = dict(enable=False)
@@ -392,6 +413,21 @@ class Encoder(nn.Module):
         from mmpretrain.registry import MODELS
 
         import infmae_mm  # noqa: F401 (registers the components)
+        state = None
+        img_size = args.pretrain_crop
+        if checkpoint is not None:
+            from infmae_mm.utils.checkpoint import (extract_state_dict,
+                                                    safe_load_checkpoint)
+            state = extract_state_dict(safe_load_checkpoint(checkpoint))
+            state = {
+                k[len('backbone.'):]: v
+                for k, v in state.items() if k.startswith('backbone.')
+            }
+            # the position table's grid is the pre-training crop's (a
+            # given checkpoint may come from another crop, e.g. the demo)
+            if 'pos_embed' in state:
+                tokens = state['pos_embed'].shape[1] - (method == 'mae')
+                img_size = int(round(math.sqrt(tokens))) * 16
         if method == 'mae':
             width = ARCH_WIDTH[args.arch]
             heads = {'nano': 2, 'tiny': 3, 'small': 6, 'base': 12}[args.arch]
@@ -402,7 +438,7 @@ class Encoder(nn.Module):
                     num_layers=ARCH_DEPTH[args.arch],
                     num_heads=heads,
                     feedforward_channels=4 * width),
-                img_size=args.pretrain_crop,
+                img_size=img_size,
                 patch_size=16,
                 out_type='featmap',
                 final_norm=True)
@@ -410,21 +446,14 @@ class Encoder(nn.Module):
             cfg = dict(
                 type='InfMAEViT',
                 arch=args.arch,
-                img_size=args.pretrain_crop,
+                img_size=img_size,
                 out_type='featmap')
         self.backbone = MODELS.build(cfg)
         if method == 'random':
             torch.manual_seed(args.pretrain_seed)
             self.backbone.init_weights()
         if checkpoint is not None:
-            from infmae_mm.utils.checkpoint import (extract_state_dict,
-                                                    load_checkpoint_checked,
-                                                    safe_load_checkpoint)
-            state = extract_state_dict(safe_load_checkpoint(checkpoint))
-            state = {
-                k[len('backbone.'):]: v
-                for k, v in state.items() if k.startswith('backbone.')
-            }
+            from infmae_mm.utils.checkpoint import load_checkpoint_checked
             load_checkpoint_checked(
                 self.backbone,
                 checkpoint,
@@ -818,14 +847,17 @@ def print_table(summary: dict) -> str:
 
 
 def plot(summary: dict, results: dict, path: str) -> None:
+    """Test IoU per method and evaluation (bars: mean +- std, dots: seeds), the
+    probe's IoU against pre-training epochs, the pre-training losses."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     evals = list(summary)
     if not evals:
         return
-    fig, axes = plt.subplots(
-        1, len(evals) + 1, figsize=(5 * (len(evals) + 1), 4))
+    budget = results.get('budget_curve') or {}
+    panels = len(evals) + 1 + bool(budget.get('test_IoU'))
+    fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 4))
     for ax, evaluation in zip(axes, evals):
         rows = summary[evaluation]['rows']
         names = list(rows)
@@ -833,15 +865,25 @@ def plot(summary: dict, results: dict, path: str) -> None:
         stds = [rows[m]['test_IoU'][1] for m in names]
         ax.bar(names, means, yerr=stds, capsize=4, color='tab:blue')
         for i, m in enumerate(names):
-            ax.scatter(
-                [i] * len(rows[m]['test_IoU'][2]),
-                rows[m]['test_IoU'][2],
-                color='k',
-                s=10,
-                zorder=3)
-        ax.set_title(
-            f'{evaluation}: test IoU (lr {summary[evaluation]["lr"]:g})')
+            values = rows[m]['test_IoU'][2]
+            ax.scatter([i] * len(values), values, color='k', s=10, zorder=3)
+        ax.set_title(f'{evaluation}: test IoU '
+                     f'(lr {summary[evaluation]["lr"]:g})')
         ax.tick_params(axis='x', rotation=30)
+    if budget.get('test_IoU'):
+        ax = axes[len(evals)]
+        for m, points in budget['test_IoU'].items():
+            epochs = sorted(int(e) for e in points if points[e])
+            means = [np.mean(points[str(e)]) for e in epochs]
+            stds = [
+                np.std(points[str(e)], ddof=1)
+                if len(points[str(e)]) > 1 else 0. for e in epochs
+            ]
+            ax.errorbar(
+                epochs, means, yerr=stds, marker='o', capsize=3, label=m)
+        ax.set_xlabel('pre-training epochs (0 = random init)')
+        ax.set_title(f'probe test IoU vs budget (lr {budget["lr"]:g})')
+        ax.legend(fontsize=7)
     ax = axes[-1]
     for key, curve in results.get('pretrain_loss', {}).items():
         ax.plot(curve, label=key)
@@ -895,6 +937,24 @@ def parse_args(argv=None):
         nargs='+',
         default=['random', 'infmae', 'infmae-random', 'dugi', 'mae'],
         choices=METHODS)
+    p.add_argument(
+        '--val-fraction',
+        type=float,
+        default=0.25,
+        help='with --val-split "": the fraction of the train split carved '
+        'out (seeded) as the validation split')
+    p.add_argument(
+        '--checkpoint',
+        nargs='*',
+        default=[],
+        metavar='METHOD=FILE',
+        help='use these pre-trained checkpoints instead of pre-training the '
+        'methods here (e.g. infmae=work_dirs/demo/epoch_100.pth)')
+    p.add_argument(
+        '--budget-curve',
+        action='store_true',
+        help='also probe the intermediate pre-training checkpoints (test '
+        'IoU against pre-training epochs)')
     p.add_argument(
         '--unip-teacher',
         default=None,
@@ -962,7 +1022,11 @@ def main(argv=None) -> dict:
         name: load_split(args, split)
         for name, split in (('train', args.train_split),
                             ('val', args.val_split), ('test', args.test_split))
+        if split
     }
+    if 'val' not in data:
+        data['train'], data['val'] = carve_val(data['train'],
+                                               args.val_fraction)
     results['data'] = {
         name: dict(
             images=len(d['stems']),
@@ -978,6 +1042,12 @@ def main(argv=None) -> dict:
     log(f'{n_frames} unlabelled frames (train + val images) in {frames}')
 
     checkpoints = {'random': None}
+    given = dict(item.split('=', 1) for item in args.checkpoint)
+    for m, path in given.items():
+        if m not in METHODS or m == 'random' or not osp.isfile(path):
+            raise SystemExit(f'--checkpoint {m}={path}: expected METHOD=FILE '
+                             f'with METHOD in {METHODS[1:]} and an existing '
+                             f'file')
     results.setdefault('pretrain_seconds', {})
     results.setdefault('pretrain_loss', {})
     cells = results['cells']
@@ -985,7 +1055,10 @@ def main(argv=None) -> dict:
     # that an interrupted run has whole rows; then the fine-tune lr is
     # chosen on val and the other seeds run at it.
     for m in methods:
-        if m != 'random':
+        if m in given:
+            checkpoints[m] = given[m]
+            log(f'{m}: the given checkpoint {given[m]}')
+        elif m != 'random':
             log(f'pre-training {m} ({args.pretrain_epochs} epochs)')
             checkpoints[m], seconds = pretrain(args, m, frames)
             results['pretrain_seconds'][m] = seconds
@@ -1007,6 +1080,9 @@ def main(argv=None) -> dict:
                 run_ft_cell(args, (m, lr, s), checkpoints, data, cells,
                             results, out, log)
 
+    if args.budget_curve and 'probe' in args.evaluations:
+        results['budget_curve'] = budget_curve(args, methods, checkpoints,
+                                               data, cells, results, out, log)
     results['summary'] = summarise(results, methods, args.seeds, args)
     results['table'] = print_table(results['summary'])
     _atomic_json(out, results)
@@ -1015,13 +1091,29 @@ def main(argv=None) -> dict:
     return results
 
 
-def run_probe_cells(args, m, checkpoint, data, cells, results, out, log):
-    """Every (lr, seed) probe cell of method ``m`` not yet in ``cells``."""
-    todo = [(lr, s) for lr in args.probe_lrs for s in args.seeds
-            if cell_key('probe', m, lr, s) not in cells]
+def run_probe_cells(args,
+                    m: str,
+                    checkpoint: Optional[str],
+                    data: dict,
+                    cells: dict,
+                    results: dict,
+                    out: str,
+                    log,
+                    label: Optional[str] = None,
+                    lrs: Optional[Sequence[float]] = None,
+                    evaluation: str = 'probe') -> None:
+    """Every (lr, seed) probe cell of method ``m`` not yet in ``cells``.
+
+    ``label`` names the row (default ``m``; the budget curve uses
+    ``m@epoch``), ``lrs`` the learning rates (default ``--probe-lrs``).
+    """
+    label = label or m
+    lrs = args.probe_lrs if lrs is None else lrs
+    todo = [(lr, s) for lr in lrs for s in args.seeds
+            if cell_key(evaluation, label, lr, s) not in cells]
     if not todo:
         return
-    log(f'probe {m}: caching features')
+    log(f'{evaluation} {label}: caching features')
     encoder = Encoder(args, m, checkpoint).to(args.device)
     feats = {
         k: cache_features(encoder, data[k], args.device)
@@ -1039,10 +1131,61 @@ def run_probe_cells(args, m, checkpoint, data, cells, results, out, log):
             test=evaluate_indexed(
                 probe_predictor(head, feats['test']), data['test']),
             seconds=time.time() - t0)
-        cells[cell_key('probe', m, lr, s)] = cell
+        cells[cell_key(evaluation, label, lr, s)] = cell
         _atomic_json(out, results)
-        log(f'probe {m} lr {lr:g} seed {s}: val IoU {cell["val"]["IoU"]:.2f}'
-            f', test IoU {cell["test"]["IoU"]:.2f} ({cell["seconds"]:.0f}s)')
+        log(f'{evaluation} {label} lr {lr:g} seed {s}: val IoU '
+            f'{cell["val"]["IoU"]:.2f}, test IoU {cell["test"]["IoU"]:.2f} '
+            f'({cell["seconds"]:.0f}s)')
+
+
+def budget_curve(args, methods, checkpoints, data, cells, results, out,
+                 log) -> dict:
+    """Probe IoU against pre-training epochs, at the probe's chosen lr.
+
+    Uses the intermediate checkpoints ``epoch_<E>.pth`` in
+    ``WORK_DIR/pretrain/<method>/`` (the pre-training keeps one every
+    quarter of the run) or ``WORK_DIR/budget/<method>/``, the final
+    checkpoint, and random init as epoch 0.
+    """
+    lr = choose_lr(cells, 'probe', methods, args.probe_lrs)
+    if lr is None:
+        return {}
+    curve = {}
+    for m in methods:
+        if m == 'random':
+            continue
+        points = {}
+        for sub in ('pretrain', 'budget'):
+            folder = osp.join(args.work_dir, sub, m)
+            if osp.isdir(folder):
+                for f in sorted(os.listdir(folder)):
+                    if f.startswith('epoch_') and f.endswith('.pth'):
+                        points.setdefault(int(f[6:-4]), osp.join(folder, f))
+        for epoch, ckpt in sorted(points.items()):
+            if epoch >= args.pretrain_epochs:
+                continue
+            run_probe_cells(args, m, ckpt, data, cells, results, out, log,
+                            f'{m}@{epoch}', [lr], 'probe-budget')
+        rows = {
+            0: [
+                cells.get(cell_key('probe', 'random', lr, s))
+                for s in args.seeds
+            ]
+        }
+        for epoch in sorted(points):
+            if epoch < args.pretrain_epochs:
+                rows[epoch] = [
+                    cells.get(cell_key('probe-budget', f'{m}@{epoch}', lr, s))
+                    for s in args.seeds
+                ]
+        rows[args.pretrain_epochs] = [
+            cells.get(cell_key('probe', m, lr, s)) for s in args.seeds
+        ]
+        curve[m] = {
+            str(e): [float(c['test']['IoU']) for c in runs if c]
+            for e, runs in rows.items()
+        }
+    return dict(lr=lr, test_IoU=curve)
 
 
 def run_ft_cell(args, item, checkpoints, data, cells, results, out, log):
@@ -1074,7 +1217,13 @@ def protocol(args) -> str:
             'pretrain_lr', 'pretrain_seed', 'decoder_dim', 'decoder_heads',
             'head_channels', 'probe_steps', 'probe_batch', 'probe_crop',
             'ft_backbone_lr_mult', 'ft_iters', 'ft_batch', 'ft_crop')
-    return json.dumps({k: getattr(args, k) for k in keys}, sort_keys=True)
+    settings = {k: getattr(args, k) for k in keys}
+    # present only when used, so that earlier results files still resume
+    if not args.val_split:
+        settings['val_fraction'] = args.val_fraction
+    if args.checkpoint:
+        settings['checkpoint'] = sorted(args.checkpoint)
+    return json.dumps(settings, sort_keys=True)
 
 
 if __name__ == '__main__':
