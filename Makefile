@@ -9,9 +9,11 @@
 # with the package's tools (after `make demo`).
 PY := .venv/bin/python
 WORK ?= work_dirs/demo
+# SIRST-v2 (git clone of YimianDai/open-sirst-v2) for `make transfer`
+SIRST ?= data/sirst-v2
 DEMO_CONFIG := configs/pretrain/infmae_vit-tiny-p16_1xb16-coslr-100e_ir-sample.py
 
-.PHONY: env demo test test-fast lint format bench sample-data clean docs docs-images
+.PHONY: env demo test test-fast lint format bench transfer sample-data clean docs docs-images
 
 env:
 	bash tools/setup_env.sh
@@ -26,6 +28,15 @@ demo: sample-data
 		--images data/ir_sample_heldout --num 6 --out $(WORK)/reconstruction.png
 	$(PY) tools/analysis_tools/eval_reconstruction.py $(DEMO_CONFIG) $(WORK)/epoch_100.pth \
 		--images data/ir_sample_heldout --out $(WORK)/heldout_reconstruction.json
+	# What the pre-training bought: a frozen-feature probe on generated small
+	# targets, the demo's encoder against the same encoder at random init.
+	$(PY) tools/data/generate_sample_data.py irstd data/irstd_sample --num 64 --num-test 32 \
+		--size 128 128 --seed 2
+	$(PY) tools/analysis_tools/transfer_benchmark.py --data-root data/irstd_sample \
+		--img-dirs images --mask-dir masks --mask-suffix .png --split-dir '' \
+		--train-split trainval --val-split '' --test-split test --arch tiny \
+		--methods random infmae --checkpoint infmae=$(WORK)/epoch_100.pth \
+		--evaluations probe --seeds 0 1 2 --probe-lrs 0.01 --work-dir $(WORK)/probe
 
 test: env
 	$(PY) -m pytest tests -q
@@ -50,7 +61,11 @@ docs-images: env
 		--size 192 --out docs/images/iam_stride_vs_top.jpg
 
 clean:
-	rm -rf work_dirs data/ir_sample data/ir_sample_heldout
+	rm -rf work_dirs data/ir_sample data/ir_sample_heldout data/irstd_sample
+
+transfer: env
+	$(PY) tools/analysis_tools/transfer_benchmark.py --data-root $(SIRST) \
+		--work-dir work_dirs/transfer --budget-curve
 
 bench: env
 	$(PY) tools/analysis_tools/benchmark_speed.py --out work_dirs/bench/benchmark.json

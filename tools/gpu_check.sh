@@ -20,7 +20,8 @@
 # Environment: PYTHON (default python3); GPU_CHECK_PYTEST_ARGS (more pytest
 # arguments, e.g. "-k amp" to rerun a part; "none" skips the tests);
 # GPU_CHECK_BENCH_CASES (default pretrain,inference,peers; "none" skips the
-# benchmark). On a machine without the OpenMMLab
+# benchmark); GPU_CHECK_TRANSFER (an IRSTD data root in the SIRST-v2 layout:
+# also run the transfer benchmark, step 3b). On a machine without the OpenMMLab
 # hosts, install them first (docs/en/user_guides/gpu.md), e.g. from wheels:
 #   python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl
 #   export PYTHONPATH=/tmp/site:$PWD
@@ -110,6 +111,29 @@ if [ "$CASES" != none ]; then
     RC=$?
     STEPS+=(--step "bench=$RC")
     tail -n 5 "$LOGS/benchmark.log"
+fi
+
+# 3b. Optional: the transfer benchmark on real data (issue 21), when
+#     GPU_CHECK_TRANSFER names an IRSTD set in the SIRST-v2 layout (e.g.
+#     data/sirst-v2): the base arch pre-trained on its frames by every
+#     method, probed and fine-tuned over 3 seeds, sized for about 10 minutes
+#     on one H100. Its JSON and plot land in $LOGS/transfer/.
+if [ -n "${GPU_CHECK_TRANSFER:-}" ]; then
+    if [ ${#SIMULATE[@]} -gt 0 ] && [ "${SIMULATE[0]}" = --dry-run-cpu ]; then
+        TRANSFER_ARGS=(--device cpu --arch nano --pretrain-epochs 1 --seeds 0
+                       --probe-steps 5 --ft-iters 2)
+    else
+        TRANSFER_ARGS=(--device cuda --arch base --pretrain-epochs 40
+                       --pretrain-crop 224 --pretrain-batch 64 --workers 8
+                       --ft-iters 300 --ft-crop 256)
+    fi
+    echo "== transfer benchmark on $GPU_CHECK_TRANSFER (timeout 660 s)"
+    timeout -k 10 660 "$PY" tools/analysis_tools/transfer_benchmark.py \
+        --data-root "$GPU_CHECK_TRANSFER" --work-dir "$LOGS/transfer" \
+        "${TRANSFER_ARGS[@]}" >"$LOGS/transfer.log" 2>&1
+    RC=$?
+    STEPS+=(--step "transfer=$RC")
+    tail -n 20 "$LOGS/transfer.log"
 fi
 
 # 4. The report: docs/benchmarks/<gpu name>.json, and $OUT.

@@ -287,7 +287,8 @@ def pretrain_config(args, method: str, frames: str, work_dir: str):
         cfg.model.backbone.img_size = crop
         cfg.model.neck.update(embed_dim=width, grid_size=crop // 16, **decoder)
         guidance = cfg.model.neck.get('guidance')
-        if guidance is not None:
+        if guidance is not None and args.arch in ('nano', 'tiny'):
+            # the DDG attends at the encoder width (64 / 192 here)
             guidance.fusion.num_heads = args.decoder_heads
         pipeline = copy.deepcopy(cfg.train_dataloader.dataset.pipeline)
     for step in pipeline:
@@ -530,8 +531,14 @@ def target_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 def evaluate(predict, split: dict) -> Dict[str, float]:
     """IoU / nIoU / Pd / Fa (and F1, AUC) of ``predict(img) -> prob``."""
+    from mmengine.logging import MMLogger
+
     from infmae_mm.evaluation.irstd_metric import IRSTDMetric
     metric = IRSTDMetric()
+    # the metric logs a table per call; the benchmark prints its own
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel('WARNING')
     for img, mask in zip(split['images'], split['masks']):
         prob = predict(img)
         metric.process(None, [
@@ -539,10 +546,13 @@ def evaluate(predict, split: dict) -> Dict[str, float]:
                 gt_sem_seg=dict(data=torch.from_numpy(mask)[None].long()),
                 seg_logits=dict(data=prob[None].float().cpu()))
         ])
-    return {
-        k: float(v)
-        for k, v in metric.compute_metrics(metric.results).items()
-    }
+    try:
+        return {
+            k: float(v)
+            for k, v in metric.compute_metrics(metric.results).items()
+        }
+    finally:
+        logger.setLevel(level)
 
 
 # ------------------------------------------------------------------- probe
@@ -567,8 +577,12 @@ def channel_stats(feats: List[List[torch.Tensor]]):
     return stats
 
 
-def standardise(feats, stats):
-    return [[(f - m) / s for f, (m, s) in zip(item, stats)] for item in feats]
+def standardise(feats, stats, dtype: torch.dtype = torch.float32):
+    """Per-channel standardised features, stored as ``dtype`` (float16 on
+    GPUs: the base arch's cached maps of SIRST-v2 are about 20 GB in
+    float32)."""
+    return [[((f - m) / s).to(dtype) for f, (m, s) in zip(item, stats)]
+            for item in feats]
 
 
 def crop_origin(rng: np.random.Generator,
@@ -627,7 +641,8 @@ def train_probe(args, train_feats, train_split, channels, lr: float,
     """
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    head = ProbeHead(channels, args.head_channels)
+    device = args.device
+    head = ProbeHead(channels, args.head_channels).to(device)
     opt = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=1e-4)
     steps = args.probe_steps
     sched = torch.optim.lr_scheduler.OneCycleLR(
@@ -651,8 +666,9 @@ def train_probe(args, train_feats, train_split, channels, lr: float,
                 levels[i].append(f.flip(-1) if flip else f)
             t = mask[y:y + crop, x:x + crop]
             targets.append(t[:, ::-1] if flip else t)
-        feats = [torch.stack(level) for level in levels]
+        feats = [torch.stack(level).to(device).float() for level in levels]
         target = torch.from_numpy(np.stack(targets).copy()).float()[:, None]
+        target = target.to(device)
         loss = target_loss(head(feats, (crop, crop)), target)
         if not torch.isfinite(loss):
             raise FloatingPointError(
@@ -667,11 +683,13 @@ def train_probe(args, train_feats, train_split, channels, lr: float,
 
 def probe_predictor(head: ProbeHead, feats_by_index):
 
+    device = next(head.parameters()).device
+
     @torch.no_grad()
     def predict_index(i: int, shape) -> torch.Tensor:
         h, w = shape
-        return head(feats_by_index[i],
-                    padded_size(shape))[0, 0, :h, :w].sigmoid()
+        feats = [f.to(device).float() for f in feats_by_index[i]]
+        return head(feats, padded_size(shape))[0, 0, :h, :w].sigmoid()
 
     return predict_index
 
@@ -888,8 +906,9 @@ def plot(summary: dict, results: dict, path: str) -> None:
     for key, curve in results.get('pretrain_loss', {}).items():
         ax.plot(curve, label=key)
     ax.set_title('pre-training loss (logged iterations)')
-    ax.set_yscale('log')
-    ax.legend(fontsize=7)
+    if results.get('pretrain_loss'):
+        ax.set_yscale('log')
+        ax.legend(fontsize=7)
     fig.tight_layout()
     tmp = path + '.tmp.png'
     fig.savefig(tmp, dpi=110)
@@ -975,8 +994,17 @@ def parse_args(argv=None):
     p.add_argument('--pretrain-batch', type=int, default=32)
     p.add_argument('--pretrain-lr', type=float, default=1.5e-3)
     p.add_argument('--pretrain-seed', type=int, default=0)
-    p.add_argument('--decoder-dim', type=int, default=64)
-    p.add_argument('--decoder-heads', type=int, default=2)
+    p.add_argument(
+        '--decoder-dim',
+        type=int,
+        default=None,
+        help='decoder width (default: 64 for nano / tiny, 512 for larger '
+        'arches, the paper\'s)')
+    p.add_argument(
+        '--decoder-heads',
+        type=int,
+        default=None,
+        help='decoder heads (default: 2 for nano / tiny, 16 for larger)')
     p.add_argument('--head-channels', type=int, default=32)
     p.add_argument(
         '--probe-lrs', type=float, nargs='+', default=[3e-3, 1e-2, 3e-2])
@@ -988,7 +1016,13 @@ def parse_args(argv=None):
     p.add_argument('--ft-iters', type=int, default=400)
     p.add_argument('--ft-batch', type=int, default=8)
     p.add_argument('--ft-crop', type=int, default=128)
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    small = args.arch in ('nano', 'tiny')
+    if args.decoder_dim is None:
+        args.decoder_dim = 64 if small else 512
+    if args.decoder_heads is None:
+        args.decoder_heads = 2 if small else 16
+    return args
 
 
 def main(argv=None) -> dict:
@@ -1120,7 +1154,8 @@ def run_probe_cells(args,
         for k in ('train', 'val', 'test')
     }
     stats = channel_stats(feats['train'])
-    feats = {k: standardise(v, stats) for k, v in feats.items()}
+    dtype = torch.float32 if args.device == 'cpu' else torch.float16
+    feats = {k: standardise(v, stats, dtype) for k, v in feats.items()}
     for lr, s in todo:
         t0 = time.time()
         head = train_probe(args, feats['train'], data['train'],
