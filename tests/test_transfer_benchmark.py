@@ -119,10 +119,11 @@ def test_end_to_end_and_resume(bench, tmp_path, monkeypatch):
         '--mask-suffix', '.png', '--split-dir', '', '--train-split', 'train',
         '--val-split', 'val', '--test-split', 'test', '--work-dir',
         str(tmp_path / 'work'), '--methods', 'random', 'infmae', 'mae', 'unip',
-        '--seeds', '0', '1', '--pretrain-epochs', '1', '--pretrain-crop', '32',
-        '--pretrain-batch', '4', '--workers', '0', '--probe-lrs', '0.01',
-        '0.03', '--probe-steps', '3', '--probe-crop', '32', '--ft-lrs',
-        '0.001', '--ft-iters', '2', '--ft-batch', '2', '--ft-crop', '32'
+        '--seeds', '0', '1', '--pretrain-epochs', '1', '--budget-curve',
+        '--pretrain-crop', '32', '--pretrain-batch', '4', '--workers', '0',
+        '--probe-lrs', '0.01', '0.03', '--probe-steps', '3', '--probe-crop',
+        '32', '--ft-lrs', '0.001', '--ft-iters', '2', '--ft-batch', '2',
+        '--ft-crop', '32'
     ]
     results = bench.main(argv)
     cells = results['cells']
@@ -132,6 +133,13 @@ def test_end_to_end_and_resume(bench, tmp_path, monkeypatch):
         assert set(block['rows']) == {'random', 'infmae', 'mae'}
         for row in block['rows'].values():
             assert row['seeds'] == 2
+    # the budget curve: random init as epoch 0, the final checkpoint as 1
+    budget = results['budget_curve']
+    assert set(budget['test_IoU']) == {'infmae', 'mae'}
+    for points in budget['test_IoU'].values():
+        assert set(points) == {'0', '1'}
+        assert all(len(v) == 2 for v in points.values())
+    assert 'against pre-training epochs' in results['table']
     out = tmp_path / 'work' / 'transfer.json'
     assert json.loads(out.read_text())['cells'].keys() == cells.keys()
     assert (tmp_path / 'work' / 'transfer.png').exists()

@@ -864,6 +864,50 @@ def print_table(summary: dict) -> str:
     return text
 
 
+def budget_table(budget: dict) -> str:
+    """The budget curve as text: test IoU (mean +- std) per epoch."""
+    curve = budget.get('test_IoU') or {}
+    if not curve:
+        return ''
+    epochs = sorted({int(e) for points in curve.values() for e in points})
+    lines = [
+        f'\nprobe test IoU against pre-training epochs (lr {budget["lr"]:g}, '
+        f'epoch 0 = random init)',
+        '| method | ' + ' | '.join(str(e) for e in epochs) + ' |',
+        '|---' * (len(epochs) + 1) + '|'
+    ]
+    for m, points in curve.items():
+        cells = []
+        for e in epochs:
+            values = points.get(str(e)) or []
+            cells.append(
+                f'{np.mean(values):.1f} +- '
+                f'{np.std(values, ddof=1):.1f}' if len(values) > 1 else '')
+        lines.append(f'| {m} | ' + ' | '.join(cells) + ' |')
+    text = '\n'.join(lines)
+    print(text, flush=True)
+    return text
+
+
+def machine(args) -> str:
+    """The machine in one line (CPU model, cores, threads, device)."""
+    import platform
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    cpu = line.split(':', 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    text = (f'{cpu}, {os.cpu_count()} cores, torch '
+            f'{torch.__version__} with {torch.get_num_threads()} threads')
+    if args.device.startswith('cuda') and torch.cuda.is_available():
+        text += f', {torch.cuda.get_device_name()}'
+    return text
+
+
 def plot(summary: dict, results: dict, path: str) -> None:
     """Test IoU per method and evaluation (bars: mean +- std, dots: seeds), the
     probe's IoU against pre-training epochs, the pre-training losses."""
@@ -1118,7 +1162,17 @@ def main(argv=None) -> dict:
         results['budget_curve'] = budget_curve(args, methods, checkpoints,
                                                data, cells, results, out, log)
     results['summary'] = summarise(results, methods, args.seeds, args)
-    results['table'] = print_table(results['summary'])
+    results['table'] = print_table(results['summary']) + budget_table(
+        results.get('budget_curve') or {})
+    results['what'] = (
+        f'Transfer benchmark (tools/analysis_tools/transfer_benchmark.py): '
+        f'{args.arch} encoders pre-trained {args.pretrain_epochs} epochs on '
+        f'the {args.train_split} + {args.val_split or "carved val"} images '
+        f'of {osp.basename(osp.normpath(args.data_root))} by each method, '
+        f'then a frozen-feature probe and a {args.ft_iters}-iteration '
+        f'fine-tune, lr chosen on {args.val_split or "carved val"}, test on '
+        f'{args.test_split}; mean +- std over seeds {args.seeds}')
+    results['machine'] = machine(args)
     _atomic_json(out, results)
     plot(results['summary'], results, osp.splitext(out)[0] + '.png')
     log(f'results: {out}')
