@@ -54,7 +54,8 @@ def test_summary_mean_and_std_over_seeds(bench):
 
 
 def test_probe_head_output_and_prior(bench):
-    head = bench.ProbeHead([8, 16], channels=4, prior_prob=0.01)
+    # the package's LightTargetFusion, the head of the probe and fine-tune
+    head = bench.LightTargetFusion([8, 16], channels=4, prior_prob=0.01)
     feats = [torch.zeros(2, 8, 16, 12), torch.zeros(2, 16, 8, 6)]
     out = head(feats, (64, 48))
     assert out.shape == (2, 1, 64, 48)

@@ -62,6 +62,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from infmae_mm.models.heads.light_target_head import LightTargetFusion
+
 METHODS = ('random', 'infmae', 'infmae-random', 'dugi', 'mae', 'unip')
 PRETRAIN_CONFIGS = {
     'infmae': 'configs/pretrain/infmae_vit-base-p16_4xb64-amp-coslr-400e_'
@@ -473,47 +475,6 @@ class Encoder(nn.Module):
         return list(feats)
 
 
-class ProbeHead(nn.Module):
-    """Light IRSTD head: per-level 1x1 projection + BatchNorm, summed at
-    the finest stride, GELU, 1x1 classifier, bilinear upsampling.
-
-    About ``channels x (sum(in_channels) + 1)`` parameters and as many
-    multiply-adds per finest-stride position: far below the encoder's. The
-    BatchNorm puts every level of every encoder on one scale (a randomly
-    initialised encoder's conv features are about 100x smaller than its
-    normed stage-3 tokens; without it the fine-tune from random init
-    predicted one constant).
-    """
-
-    def __init__(self,
-                 in_channels: Sequence[int],
-                 channels: int = 32,
-                 prior_prob: float = 0.01) -> None:
-        super().__init__()
-        self.lateral = nn.ModuleList(
-            nn.Sequential(
-                nn.Conv2d(c, channels, 1, bias=False), nn.BatchNorm2d(
-                    channels)) for c in in_channels)
-        self.classifier = nn.Conv2d(channels, 1, 1)
-        nn.init.constant_(self.classifier.bias, -math.log(
-            (1 - prior_prob) / prior_prob))
-
-    def forward(self, feats: Sequence[torch.Tensor],
-                size: Tuple[int, int]) -> torch.Tensor:
-        """(B, C_i, h_i, w_i) maps -> (B, 1, H, W) logits."""
-        top = feats[0].shape[-2:]
-        x = 0
-        for lateral, feat in zip(self.lateral, feats):
-            y = lateral(feat)
-            if y.shape[-2:] != top:
-                y = F.interpolate(
-                    y, size=top, mode='bilinear', align_corners=False)
-            x = x + y
-        logits = self.classifier(F.gelu(x))
-        return F.interpolate(
-            logits, size=size, mode='bilinear', align_corners=False)
-
-
 def target_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """BCE + soft IoU pooled over the batch (DNANet's form of the package's
     ``SoftIoULoss(per_image=False)``).
@@ -632,7 +593,7 @@ def _pad_features(feats: List[torch.Tensor], mask: np.ndarray, crop: int):
 
 
 def train_probe(args, train_feats, train_split, channels, lr: float,
-                seed: int) -> ProbeHead:
+                seed: int) -> LightTargetFusion:
     """Train the light head on crops of the cached (standardised) features.
 
     Each step takes ``--probe-batch`` windows of ``--probe-crop`` pixels
@@ -642,7 +603,7 @@ def train_probe(args, train_feats, train_split, channels, lr: float,
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     device = args.device
-    head = ProbeHead(channels, args.head_channels).to(device)
+    head = LightTargetFusion(channels, args.head_channels).to(device)
     opt = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=1e-4)
     steps = args.probe_steps
     sched = torch.optim.lr_scheduler.OneCycleLR(
@@ -681,7 +642,7 @@ def train_probe(args, train_feats, train_split, channels, lr: float,
     return head
 
 
-def probe_predictor(head: ProbeHead, feats_by_index):
+def probe_predictor(head: LightTargetFusion, feats_by_index):
 
     device = next(head.parameters()).device
 
@@ -738,7 +699,8 @@ def finetune(args, method: str, checkpoint: Optional[str], data: dict,
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     encoder = Encoder(args, method, checkpoint).to(args.device)
-    head = ProbeHead(encoder.channels, args.head_channels).to(args.device)
+    head = LightTargetFusion(encoder.channels,
+                             args.head_channels).to(args.device)
     params = [
         dict(params=encoder.parameters(), lr=lr * args.ft_backbone_lr_mult),
         dict(params=head.parameters(), lr=lr)
