@@ -7,9 +7,10 @@ from .adaptive_pool import ExportableAdaptiveAvgPool2d
 from .onnx_export import (INPUT_NAME, SegmentorLogits, build_model,
                           compare_with_onnxruntime, export_onnx,
                           input_channels, make_exportable)
+from .tracing import traced_position_table
 
 __all__ = [
     'ExportableAdaptiveAvgPool2d', 'INPUT_NAME', 'SegmentorLogits',
     'build_model', 'compare_with_onnxruntime', 'export_onnx', 'input_channels',
-    'make_exportable'
+    'make_exportable', 'traced_position_table'
 ]

@@ -1,48 +1,27 @@
 """InfMAEViT: the hybrid conv + ViT multi-scale encoder of InfMAE."""
-import os
 import re
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
-from mmengine.logging import MMLogger
 from mmengine.model import BaseModule
 
 from infmae_mm.registry import register_in_hosts
+from ..input_statistics import (IMAGENET_MEAN, IMAGENET_STD, affine_channels,
+                                check_input_statistics)
 from ..layers import (ConvPatchEmbed, MaskedConvBlock, RelativePositionBias,
                       TransformerBlock, gather_tokens, mae_init_,
-                      resize_pos_embed, sincos_pos_embed_2d, xavier_init_flat_)
+                      resize_pos_embed, sincos_pos_embed_2d,
+                      visible_position_bias, window_partition,
+                      window_unpartition, xavier_init_flat_)
 from ..masking import (IAMMask, check_token_grid, refuse_mask_ratio,
                        upsample_token_mask)
-from .pretrained import adapt_to_model, load_encoder_state_dict, summarize_keys
+from .pretrained import load_pretrained, warn_ignored_pretrained
 from .visible_conv_stages import map_to_blocks, visible_conv_stages
 
-
-def _affine_channels(x: torch.Tensor, spread: torch.Tensor) -> bool:
-    """Whether channels 1 and 2 of (B, 3, H, W) ``x`` are one exact affine map
-    of channel 0 on most pixels where the channels differ (``spread``, the (B,
-    H, W) channel range, above zero), as gray images normalised with unequal
-    per-channel statistics are."""
-    differ = spread > 1e-3
-    if differ.float().mean() <= 0.5:
-        return False
-    base = x[:, 0][differ]
-    if base.numel() < 16 or base.std() < 1e-6:
-        return False
-    design = torch.stack([base, torch.ones_like(base)], 1)
-    for channel in (1, 2):
-        target = x[:, channel][differ]
-        coef = torch.linalg.lstsq(design, target[:, None]).solution
-        residual = (design @ coef)[:, 0] - target
-        tol = 1e-3 * (target.std() + 1e-6)
-        if (residual.abs() < tol).float().mean() < 0.9:
-            return False
-    return True
-
-
-#: ImageNet statistics (RGB, 0-255) that host configs normalise with.
-IMAGENET_MEAN = (123.675, 116.28, 103.53)
-IMAGENET_STD = (58.395, 57.12, 57.375)
+# Old import paths of what moved to ..input_statistics.
+__all__ = ['InfMAEViT', 'IMAGENET_MEAN', 'IMAGENET_STD']
+_affine_channels = affine_channels
 
 #: Patch sizes of the three embeddings: stride 4, 8 and 16 overall.
 PATCH_SIZES = (4, 2, 2)
@@ -183,14 +162,7 @@ class InfMAEViT(BaseModule):
             'train_dataloader.dataset.pipeline (or '
             'model.mask_generator.stride with in-model masking)',
             'model.backbone.mask_ratio')
-        if pretrained is not None:
-            MMLogger.get_current_instance().warning(
-                f'InfMAEViT ignores pretrained={pretrained!r}: it is meant '
-                f'for the backbone this config replaced (mmseg copies '
-                f'model.pretrained into the backbone). Load InfMAE weights '
-                f"with model.backbone.init_cfg=dict(type='Pretrained', "
-                f'checkpoint=...) and set model.pretrained=None to silence '
-                f'this warning.')
+        warn_ignored_pretrained(pretrained)
         if out_type not in self.OUT_TYPES:
             advice = ''
             if out_type == 'cls_token':
@@ -309,51 +281,9 @@ class InfMAEViT(BaseModule):
     def load_pretrained(self,
                         checkpoint: str,
                         prefix: str = 'backbone.') -> None:
-        """Load encoder weights, adapting them to this model's shapes.
-
-        Accepts infmae_mm pre-training checkpoints, checkpoints converted from
-        the official release and the official file itself. The position table
-        is resized bicubically to ``img_size``; a 3-channel stem is summed
-        over its input channels for a 1-channel model (exact for gray input).
-        Missing and unexpected keys are logged, folded by block index.
-
-        Raises:
-            ValueError: If tensors that exist in both have other shapes.
-        """
-        logger = MMLogger.get_current_instance()
-        if not os.path.isfile(checkpoint):
-            raise FileNotFoundError(
-                f'Pre-trained checkpoint {checkpoint} not found. Pre-train '
-                f'one (configs/pretrain), convert the official weights '
-                f'(tools/model_converters/infmae_official_to_mm.py), point '
-                f'model.backbone.init_cfg.checkpoint at it, or set '
-                f'model.backbone.init_cfg=None to train from scratch.')
-        state_dict = adapt_to_model(
-            load_encoder_state_dict(checkpoint, prefix), self)
-        own = self.state_dict()
-        mismatched = [
-            f'{k}: checkpoint {tuple(v.shape)} vs model '
-            f'{tuple(own[k].shape)}' for k, v in state_dict.items()
-            if k in own and v.shape != own[k].shape
-        ]
-        if mismatched:
-            raise ValueError(
-                f'{checkpoint} does not fit this InfMAEViT (arch '
-                f'{self.arch_settings}), {len(mismatched)} tensors differ:\n  '
-                + '\n  '.join(mismatched[:10]) +
-                ('\n  ...' if len(mismatched) > 10 else '') +
-                '\nIs the arch the one the checkpoint was trained with?')
-        result = self.load_state_dict(state_dict, strict=False)
-        # Relative-position tables and layer scales are new in fine-tuning.
-        logger.info(f'InfMAEViT: loaded {len(state_dict)} tensors from '
-                    f'{checkpoint} (prefix {prefix!r}).')
-        if result.missing_keys:
-            logger.warning('InfMAEViT: not in the checkpoint, kept at their '
-                           'initial values: ' +
-                           ', '.join(summarize_keys(result.missing_keys)))
-        if result.unexpected_keys:
-            logger.warning('InfMAEViT: in the checkpoint but not used: ' +
-                           ', '.join(summarize_keys(result.unexpected_keys)))
+        """Load encoder weights, adapting them to this model's shapes (see
+        :func:`~infmae_mm.models.backbones.pretrained.load_pretrained`)."""
+        load_pretrained(self, checkpoint, prefix)
 
     # ------------------------------------------------------ fine-tuning aids
     def _freeze_stages(self) -> None:
@@ -448,71 +378,10 @@ class InfMAEViT(BaseModule):
         self, grid_size: Tuple[Union[int, torch.Tensor], Union[int,
                                                                torch.Tensor]]
     ) -> torch.Tensor:
-        """:meth:`position_table` recorded for a grid of traced sizes.
-
-        Under tracing (``torch.onnx.export``, ``torch.jit.trace``) the sizes
-        in ``grid_size`` are 0-d tensors. The eager method compares them with
-        ``img_size`` and builds the table from Python ints, which a trace
-        freezes into constants of the example input's grid; here every step
-        is an op on the traced sizes, with no shortcut for an equal grid, so
-        the exported graph builds the right table for any input size.
-
-        * fixed sin-cos: computed in float32 (ONNX Runtime has no float64
-          ``Cos`` and TensorRT no float64 at all); it differs from the eager
-          float64 table by float32 rounding of the angles (about 1e-6 for a
-          40-token side).
-        * learned: the same bicubic resize as :func:`resize_pos_embed`, which
-          is the identity at the table's own grid.
-        """
-        if not self.learnable_pos_embed:
-            return sincos_pos_embed_2d(
-                self.embed_dims[2], grid_size,
-                dtype=torch.float32).to(self.pos_embed)
-        return resize_pos_embed(
-            self.pos_embed, self.grid_size, grid_size, skip_same_shape=False)
-
-    def _warn_if_imagenet_normalised(self, x: torch.Tensor) -> None:
-        """Warn once when a batch looks like gray images under per-channel RGB
-        statistics (a swap that kept the host's data preprocessor).
-
-        Gray infrared images are read as 3 identical channels; normalising them
-        with per-channel mean/std makes the channels differ by an exact affine
-        map. ImageNet's statistics (RGB or BGR order) are recognised by name:
-        undoing them makes the channels of most pixels equal again. Any other
-        per-channel statistics, e.g. the caffe-style means with std 1 of
-        mmdet's FCOS configs, are found by fitting channels 1 and 2 as affine
-        maps of channel 0 on the pixels where the channels differ: an exact
-        fit on most of them means gray content under unequal statistics.
-        """
-        if (self.in_channels != 3 or torch.jit.is_tracing()
-                or not x.is_floating_point()):
-            return
-        advice = ('InfMAE was pre-trained with the infrared statistics: set '
-                  'model.data_preprocessor mean=[0.425 * 255] * 3, '
-                  'std=[0.200 * 255] * 3 and bgr_to_rgb=False '
-                  '(to_rgb=False in mmpretrain).')
-        with torch.no_grad():
-            x = x[:4].float()
-            spread = x.amax(1) - x.amin(1)  # (B, H, W)
-            for mean, std in ((IMAGENET_MEAN, IMAGENET_STD),
-                              (IMAGENET_MEAN[::-1], IMAGENET_STD[::-1])):
-                gray = x * x.new_tensor(std).view(
-                    1, 3, 1, 1) + x.new_tensor(mean).view(1, 3, 1, 1)
-                agree = (gray.amax(1) - gray.amin(1)) < 0.5
-                if ((agree & (spread > 1e-3)).float().mean() > 0.5):
-                    MMLogger.get_current_instance().warning(
-                        'InfMAEViT: the input looks like gray (infrared) '
-                        'images normalised with ImageNet mean/std, probably '
-                        "the host config's data preprocessor. " + advice)
-                    return
-            if _affine_channels(x, spread):
-                MMLogger.get_current_instance().warning(
-                    'InfMAEViT: the input looks like gray (infrared) images '
-                    'normalised with per-channel mean/std that differ '
-                    'between channels (e.g. caffe-style means with std 1), '
-                    "probably the host config's data preprocessor: its "
-                    'three channels are exact affine maps of each other. ' +
-                    advice)
+        """:meth:`position_table` for a grid of traced sizes (ONNX export):
+        :func:`infmae_mm.deployment.tracing.traced_position_table`."""
+        from infmae_mm.deployment.tracing import traced_position_table
+        return traced_position_table(self, grid_size)
 
     def embed_tokens(self, f2: torch.Tensor) -> torch.Tensor:
         """Stage-3 tokens (B, N, C3) with positions, from F2 (B, C2, h2,
@@ -553,7 +422,8 @@ class InfMAEViT(BaseModule):
         grid = self.check_input(x)
         if not self._input_statistics_checked:
             self._input_statistics_checked = True
-            self._warn_if_imagenet_normalised(x)
+            if self.in_channels == 3:
+                check_input_statistics(x)
         if mask is None or mask is False:
             return self.forward_features(x)
         if not isinstance(mask, IAMMask):
@@ -653,34 +523,16 @@ class InfMAEViT(BaseModule):
         tokens, or None without relative position bias."""
         if self.rel_pos_biases is None:
             return None
-        bias = self.rel_pos_biases[index](grid)[0]  # (heads, N, N)
-        rows = bias[:, ids_keep]  # (heads, B, N_vis, N)
-        rows = rows.permute(1, 0, 2, 3)
-        cols = ids_keep[:, None, None, :].expand(-1, rows.shape[1],
-                                                 rows.shape[2], -1)
-        return torch.gather(rows, 3, cols)
+        return visible_position_bias(self.rel_pos_biases[index](grid),
+                                     ids_keep)
 
     def _windowed(self, block: nn.Module, index: int, tokens: torch.Tensor,
                   grid: Tuple[int, int]) -> torch.Tensor:
-        """Run ``block`` within non-overlapping windows of the token grid.
-
-        The grid is zero-padded to a multiple of the window; padded tokens are
-        dropped afterwards (as in ViTDet).
-        """
-        B, _, C = tokens.shape
+        """Run ``block`` on (B, h * w, C) ``tokens`` within non-overlapping
+        windows of the token grid, zero-padded to a multiple of the window
+        and cropped back afterwards (as in ViTDet)."""
         ws = self.window_size
-        h, w = grid
-        ph, pw = (ws - h % ws) % ws, (ws - w % ws) % ws
-        x = tokens.reshape(B, h, w, C)
-        x = nn.functional.pad(x, (0, 0, 0, pw, 0, ph))
-        Hp, Wp = h + ph, w + pw
-        x = x.reshape(B, Hp // ws, ws, Wp // ws, ws,
-                      C).permute(0, 1, 3, 2, 4, 5)
-        x = x.reshape(-1, ws * ws, C)
+        windows, padded = window_partition(tokens, grid, ws)
         bias = None if self.rel_pos_biases is None else \
             self.rel_pos_biases[index]((ws, ws))
-        x = block(x, bias)
-        x = x.reshape(B, Hp // ws, Wp // ws, ws, ws,
-                      C).permute(0, 1, 3, 2, 4, 5)
-        x = x.reshape(B, Hp, Wp, C)[:, :h, :w]
-        return x.reshape(B, h * w, C)
+        return window_unpartition(block(windows, bias), ws, padded, grid)

@@ -1,9 +1,11 @@
-"""Adapting pre-trained checkpoints to an InfMAEViT of another shape."""
+"""Loading pre-trained checkpoints into an InfMAEViT, adapted to its shape."""
 import math
+import os
 import re
-from typing import Dict, Iterable, List, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
 import torch
+from mmengine.logging import MMLogger
 
 from infmae_mm.utils.checkpoint import extract_state_dict, safe_load_checkpoint
 from infmae_mm.utils.official import convert_official_state_dict
@@ -119,3 +121,81 @@ def summarize_keys(keys: Iterable[str]) -> List[str]:
                     str, ids)) + '}'
         lines.append(pattern.replace('{}', span))
     return lines
+
+
+def load_pretrained(model: torch.nn.Module,
+                    checkpoint: str,
+                    prefix: str = 'backbone.') -> None:
+    """Load encoder weights into an ``InfMAEViT``, adapted to its shapes.
+
+    Accepts infmae_mm pre-training checkpoints, checkpoints converted from
+    the official release and the official file itself
+    (:func:`load_encoder_state_dict`). The position table is resized
+    bicubically to the model's ``img_size``; a 3-channel stem is summed over
+    its input channels for a 1-channel model (exact for gray input,
+    :func:`adapt_to_model`). Missing and unexpected keys are logged, folded
+    by block index (:func:`summarize_keys`).
+
+    Args:
+        model (nn.Module): The ``InfMAEViT`` to load into.
+        checkpoint (str): Path of the checkpoint.
+        prefix (str): Prefix of the encoder keys. Defaults to 'backbone.'.
+
+    Raises:
+        FileNotFoundError: If ``checkpoint`` does not exist.
+        ValueError: If tensors that exist in both have other shapes.
+    """
+    logger = MMLogger.get_current_instance()
+    if not os.path.isfile(checkpoint):
+        raise FileNotFoundError(
+            f'Pre-trained checkpoint {checkpoint} not found. Pre-train '
+            f'one (configs/pretrain), convert the official weights '
+            f'(tools/model_converters/infmae_official_to_mm.py), point '
+            f'model.backbone.init_cfg.checkpoint at it, or set '
+            f'model.backbone.init_cfg=None to train from scratch.')
+    state_dict = adapt_to_model(
+        load_encoder_state_dict(checkpoint, prefix), model)
+    own = model.state_dict()
+    mismatched = [
+        f'{k}: checkpoint {tuple(v.shape)} vs model '
+        f'{tuple(own[k].shape)}' for k, v in state_dict.items()
+        if k in own and v.shape != own[k].shape
+    ]
+    if mismatched:
+        raise ValueError(
+            f'{checkpoint} does not fit this InfMAEViT (arch '
+            f'{model.arch_settings}), {len(mismatched)} tensors differ:\n  ' +
+            '\n  '.join(mismatched[:10]) +
+            ('\n  ...' if len(mismatched) > 10 else '') +
+            '\nIs the arch the one the checkpoint was trained with?')
+    result = model.load_state_dict(state_dict, strict=False)
+    # Relative-position tables and layer scales are new in fine-tuning.
+    logger.info(f'InfMAEViT: loaded {len(state_dict)} tensors from '
+                f'{checkpoint} (prefix {prefix!r}).')
+    if result.missing_keys:
+        logger.warning('InfMAEViT: not in the checkpoint, kept at their '
+                       'initial values: ' +
+                       ', '.join(summarize_keys(result.missing_keys)))
+    if result.unexpected_keys:
+        logger.warning('InfMAEViT: in the checkpoint but not used: ' +
+                       ', '.join(summarize_keys(result.unexpected_keys)))
+
+
+def warn_ignored_pretrained(pretrained: Optional[str]) -> None:
+    """Warn that a host's ``pretrained`` argument does not load anything.
+
+    mmseg's ``EncoderDecoder`` copies ``model.pretrained`` into the backbone
+    config; InfMAE weights load through ``init_cfg`` instead
+    (:func:`load_pretrained`).
+
+    Args:
+        pretrained (str, optional): What the host passed; None is silent.
+    """
+    if pretrained is not None:
+        MMLogger.get_current_instance().warning(
+            f'InfMAEViT ignores pretrained={pretrained!r}: it is meant '
+            f'for the backbone this config replaced (mmseg copies '
+            f'model.pretrained into the backbone). Load InfMAE weights '
+            f"with model.backbone.init_cfg=dict(type='Pretrained', "
+            f'checkpoint=...) and set model.pretrained=None to silence '
+            f'this warning.')

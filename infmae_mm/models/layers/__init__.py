@@ -4,10 +4,12 @@ from .frequency_filter import AdaptiveFrequencyFilter
 from .frequency_guided_block import FrequencyGuidedBlock
 from .patch_embed import ConvPatchEmbed, layer_norm_2d
 from .pos_embed import resize_pos_embed, sincos_pos_embed_2d
-from .relative_position import RelativePositionBias, relative_position_index
+from .relative_position import (RelativePositionBias, relative_position_index,
+                                visible_position_bias)
 from .transformer_block import (FFN, MultiheadSelfAttention, TransformerBlock,
                                 gather_tokens)
 from .weight_init import mae_init_, xavier_init_flat_
+from .window import window_partition, window_unpartition
 
 __all__ = [
     'gather_tokens', 'ConvFFN', 'MaskedConvBlock', 'ConvPatchEmbed',
@@ -15,5 +17,6 @@ __all__ = [
     'RelativePositionBias', 'relative_position_index', 'FFN',
     'MultiheadSelfAttention', 'TransformerBlock', 'BranchAttentionUnit',
     'AdaptiveFrequencyFilter', 'FrequencyGuidedBlock', 'mae_init_',
-    'xavier_init_flat_'
+    'xavier_init_flat_', 'visible_position_bias', 'window_partition',
+    'window_unpartition'
 ]

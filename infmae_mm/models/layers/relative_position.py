@@ -64,3 +64,23 @@ class RelativePositionBias(nn.Module):
         n = grid_size[0] * grid_size[1]
         bias = table[index.reshape(-1)].reshape(n, n, self.num_heads)
         return bias.permute(2, 0, 1).unsqueeze(0).contiguous()
+
+
+def visible_position_bias(bias: torch.Tensor,
+                          ids_keep: torch.Tensor) -> torch.Tensor:
+    """The bias among visible tokens only, per image.
+
+    Args:
+        bias (torch.Tensor): (1, heads, N, N) bias over the whole grid, as
+            :class:`RelativePositionBias` returns it.
+        ids_keep (torch.Tensor): (B, N_vis) indices of the visible tokens.
+
+    Returns:
+        torch.Tensor: (B, heads, N_vis, N_vis): rows and columns ``ids_keep``
+        of each image.
+    """
+    rows = bias[0][:, ids_keep]  # (heads, B, N_vis, N)
+    rows = rows.permute(1, 0, 2, 3)
+    cols = ids_keep[:, None, None, :].expand(-1, rows.shape[1], rows.shape[2],
+                                             -1)
+    return torch.gather(rows, 3, cols)

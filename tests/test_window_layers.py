@@ -1,0 +1,41 @@
+"""Window partition / unpartition and the visible-token position bias."""
+import pytest
+import torch
+
+from infmae_mm.models.layers import (RelativePositionBias,
+                                     visible_position_bias, window_partition,
+                                     window_unpartition)
+
+
+@pytest.mark.parametrize('grid', [(4, 6), (5, 7), (3, 3), (8, 8)])
+@pytest.mark.parametrize('ws', [2, 3, 4])
+def test_windows_cover_the_grid_and_unpartition_inverts(grid, ws):
+    h, w = grid
+    tokens = torch.randn(2, h * w, 5)
+    windows, (Hp, Wp) = window_partition(tokens, grid, ws)
+    assert (Hp % ws, Wp % ws) == (0, 0) and Hp - h < ws and Wp - w < ws
+    assert windows.shape == (2 * (Hp // ws) * (Wp // ws), ws * ws, 5)
+    # Window (b, i, j) holds rows i*ws.. and columns j*ws.., zero-padded.
+    padded = torch.zeros(2, Hp, Wp, 5)
+    padded[:, :h, :w] = tokens.reshape(2, h, w, 5)
+    k = 0
+    for b in range(2):
+        for i in range(Hp // ws):
+            for j in range(Wp // ws):
+                expected = padded[b, i * ws:(i + 1) * ws,
+                                  j * ws:(j + 1) * ws].reshape(ws * ws, 5)
+                assert torch.equal(windows[k], expected)
+                k += 1
+    assert torch.equal(window_unpartition(windows, ws, (Hp, Wp), grid), tokens)
+
+
+def test_visible_position_bias_is_the_bias_among_visible_tokens():
+    bias = RelativePositionBias((3, 4), num_heads=2)
+    torch.nn.init.normal_(bias.relative_position_bias_table)
+    full = bias((3, 4))  # (1, 2, 12, 12)
+    ids_keep = torch.stack([torch.randperm(12)[:5] for _ in range(3)])
+    got = visible_position_bias(full, ids_keep)
+    assert got.shape == (3, 2, 5, 5)
+    for b in range(3):
+        ids = ids_keep[b]
+        assert torch.equal(got[b], full[0][:, ids][:, :, ids])
