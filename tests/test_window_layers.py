@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from infmae_mm.models.layers import (RelativePositionBias,
+from infmae_mm.models.layers import (RelativePositionBias, run_in_windows,
                                      visible_position_bias, window_partition,
                                      window_unpartition)
 
@@ -39,3 +39,18 @@ def test_visible_position_bias_is_the_bias_among_visible_tokens():
     for b in range(3):
         ids = ids_keep[b]
         assert torch.equal(got[b], full[0][:, ids][:, :, ids])
+
+
+def test_run_in_windows_runs_the_block_per_window_or_globally():
+    tokens = torch.randn(2, 5 * 7, 4)
+    seen = []
+
+    def block(x, bias):
+        seen.append(tuple(x.shape))
+        return x * 2 + (0 if bias is None else bias)
+
+    assert torch.equal(
+        run_in_windows(block, tokens, (5, 7), None, None), tokens * 2)
+    assert torch.equal(
+        run_in_windows(block, tokens, (5, 7), 3, None), tokens * 2)
+    assert seen == [(2, 35, 4), (2 * 2 * 3, 9, 4)]

@@ -1,5 +1,4 @@
 """InfMAEViT: the hybrid conv + ViT multi-scale encoder of InfMAE."""
-import re
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -11,25 +10,27 @@ from ..input_statistics import (IMAGENET_MEAN, IMAGENET_STD, affine_channels,
                                 check_input_statistics)
 from ..layers import (ConvPatchEmbed, MaskedConvBlock, RelativePositionBias,
                       TransformerBlock, gather_tokens, mae_init_,
-                      resize_pos_embed, sincos_pos_embed_2d,
-                      visible_position_bias, window_partition,
-                      window_unpartition, xavier_init_flat_)
+                      resize_pos_embed, run_in_windows, sincos_pos_embed_2d,
+                      visible_position_bias, xavier_init_flat_)
 from ..masking import (IAMMask, check_token_grid, refuse_mask_ratio,
                        upsample_token_mask)
+from .finetune import FineTuneMixin
+from .infmae_arch import (ARCH_ZOO, OUT_TYPES, PATCH_SIZES, TOKEN_PATCH,
+                          check_batch, check_mask_fits, check_mask_type,
+                          check_modes, check_out_indices, check_out_type,
+                          parse_arch)
 from .pretrained import load_pretrained, warn_ignored_pretrained
 from .visible_conv_stages import map_to_blocks, visible_conv_stages
 
-# Old import paths of what moved to ..input_statistics.
-__all__ = ['InfMAEViT', 'IMAGENET_MEAN', 'IMAGENET_STD']
+# Old import paths of what moved out.
+__all__ = [
+    'InfMAEViT', 'IMAGENET_MEAN', 'IMAGENET_STD', 'PATCH_SIZES', 'TOKEN_PATCH'
+]
 _affine_channels = affine_channels
-
-#: Patch sizes of the three embeddings: stride 4, 8 and 16 overall.
-PATCH_SIZES = (4, 2, 2)
-TOKEN_PATCH = 16
 
 
 @register_in_hosts('MODELS')
-class InfMAEViT(BaseModule):
+class InfMAEViT(FineTuneMixin, BaseModule):
     """The InfMAE encoder (`InfMAE <https://arxiv.org/abs/2402.00407>`_).
 
     Stage 1 and 2 are convolutional (k4 and k2 patch embeddings with
@@ -105,36 +106,8 @@ class InfMAEViT(BaseModule):
         init_cfg (dict | list[dict], optional): Initialisation config.
     """
 
-    #: ``out_type`` choices (see the class docstring).
-    OUT_TYPES = ('featmap', 'avg_featmap', 'raw')
-
-    arch_zoo: Dict[str, dict] = {
-        **dict.fromkeys(['n', 'nano'], {
-                            'embed_dims': (32, 48, 64),
-                            'depths': (1, 1, 2),
-                            'num_heads': 2
-                        }),
-        **dict.fromkeys(['t', 'tiny'], {
-                            'embed_dims': (64, 96, 192),
-                            'depths': (2, 2, 4),
-                            'num_heads': 3
-                        }),
-        **dict.fromkeys(['s', 'small'], {
-                            'embed_dims': (128, 256, 384),
-                            'depths': (2, 2, 11),
-                            'num_heads': 6
-                        }),
-        **dict.fromkeys(['b', 'base'], {
-                            'embed_dims': (256, 384, 768),
-                            'depths': (2, 2, 11),
-                            'num_heads': 12
-                        }),
-        **dict.fromkeys(['l', 'large'], {
-                            'embed_dims': (384, 768, 1024),
-                            'depths': (2, 2, 23),
-                            'num_heads': 16
-                        }),
-    }
+    OUT_TYPES = OUT_TYPES
+    arch_zoo: Dict[str, dict] = ARCH_ZOO
 
     def __init__(self,
                  arch: Union[str, dict] = 'base',
@@ -163,22 +136,12 @@ class InfMAEViT(BaseModule):
             'model.mask_generator.stride with in-model masking)',
             'model.backbone.mask_ratio')
         warn_ignored_pretrained(pretrained)
-        if out_type not in self.OUT_TYPES:
-            advice = ''
-            if out_type == 'cls_token':
-                advice = (" InfMAEViT has no class token: use out_type="
-                          "'avg_featmap' (the F3 tokens averaged) for a "
-                          'classification head.')
-            raise ValueError(f'model.backbone.out_type must be one of '
-                             f'{self.OUT_TYPES}, got {out_type!r}.{advice}')
-        self.out_type = out_type
+        self.out_type = check_out_type(out_type)
         self._input_statistics_checked = False
         self.arch_settings = self._parse_arch(arch)
-        dims = tuple(self.arch_settings['embed_dims'])
-        depths = tuple(self.arch_settings['depths'])
+        dims = self.embed_dims = tuple(self.arch_settings['embed_dims'])
+        depths = self.depths = tuple(self.arch_settings['depths'])
         num_heads = self.arch_settings['num_heads']
-        self.embed_dims = dims
-        self.depths = depths
         self.in_channels = in_channels
         img_size = (img_size,
                     img_size) if isinstance(img_size, int) else img_size
@@ -186,11 +149,7 @@ class InfMAEViT(BaseModule):
         self.grid_size = check_token_grid(*self.img_size, TOKEN_PATCH)
         self.learnable_pos_embed = learnable_pos_embed
         self.final_norm = final_norm
-        for i in out_indices:
-            if i not in (0, 1, 2):
-                raise ValueError(f'out_indices must be in (0, 1, 2) '
-                                 f'(F1, F2, F3), got {tuple(out_indices)}.')
-        self.out_indices = tuple(out_indices)
+        self.out_indices = check_out_indices(out_indices)
 
         dpr = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
         self.patch_embed1 = ConvPatchEmbed(in_channels, dims[0],
@@ -198,23 +157,21 @@ class InfMAEViT(BaseModule):
         self.patch_embed2 = ConvPatchEmbed(dims[0], dims[1], PATCH_SIZES[1])
         self.patch_embed3 = ConvPatchEmbed(dims[1], dims[2], PATCH_SIZES[2])
         self.token_proj = nn.Linear(dims[2], dims[2])
-        self.blocks1 = nn.ModuleList([
-            MaskedConvBlock(dims[0], mlp_ratio, drop_path=dpr[i])
-            for i in range(depths[0])
-        ])
-        self.blocks2 = nn.ModuleList([
-            MaskedConvBlock(dims[1], mlp_ratio, drop_path=dpr[depths[0] + i])
-            for i in range(depths[1])
-        ])
-        self.blocks3 = nn.ModuleList([
+        self.blocks1 = nn.ModuleList(
+            MaskedConvBlock(dims[0], mlp_ratio, drop_path=p)
+            for p in dpr[:depths[0]])
+        self.blocks2 = nn.ModuleList(
+            MaskedConvBlock(dims[1], mlp_ratio, drop_path=p)
+            for p in dpr[depths[0]:depths[0] + depths[1]])
+        self.blocks3 = nn.ModuleList(
             TransformerBlock(
                 dims[2],
                 num_heads,
                 mlp_ratio,
                 qkv_bias,
-                drop_path=dpr[depths[0] + depths[1] + i],
-                layer_scale_init=layer_scale_init) for i in range(depths[2])
-        ])
+                drop_path=p,
+                layer_scale_init=layer_scale_init)
+            for p in dpr[depths[0] + depths[1]:])
         self.norm = nn.LayerNorm(dims[2], eps=1e-6)
         self.window_size = window_size
         self.global_attn_indexes = tuple(i % depths[2]
@@ -227,13 +184,8 @@ class InfMAEViT(BaseModule):
                     (window_size, window_size), num_heads)
                 for i in range(depths[2])
             ])
-        if frozen_stages not in (-1, 0, 1, 2, 3):
-            raise ValueError(f'frozen_stages must be -1 or 0-3, got '
-                             f'{frozen_stages}.')
+        check_modes(frozen_stages, masked_conv)
         self.frozen_stages = frozen_stages
-        if masked_conv not in ('visible', 'dense'):
-            raise ValueError(f"masked_conv must be 'visible' or 'dense', got "
-                             f'{masked_conv!r}.')
         self.masked_conv = masked_conv
         num_tokens = self.grid_size[0] * self.grid_size[1]
         self.pos_embed = nn.Parameter(
@@ -247,16 +199,7 @@ class InfMAEViT(BaseModule):
 
     @classmethod
     def _parse_arch(cls, arch: Union[str, dict]) -> dict:
-        if isinstance(arch, str):
-            key = arch.lower()
-            if key not in cls.arch_zoo:
-                raise KeyError(f'Arch {arch!r} is not in the InfMAEViT arch '
-                               f'zoo {sorted(set(cls.arch_zoo))}.')
-            return dict(cls.arch_zoo[key])
-        missing = {'embed_dims', 'depths', 'num_heads'} - set(arch)
-        if missing:
-            raise KeyError(f'A custom InfMAEViT arch needs {sorted(missing)}.')
-        return dict(arch)
+        return parse_arch(arch, cls.arch_zoo)
 
     # ------------------------------------------------------------------ init
     def init_weights(self) -> None:
@@ -285,79 +228,10 @@ class InfMAEViT(BaseModule):
         :func:`~infmae_mm.models.backbones.pretrained.load_pretrained`)."""
         load_pretrained(self, checkpoint, prefix)
 
-    # ------------------------------------------------------ fine-tuning aids
-    def _freeze_stages(self) -> None:
-        stages = [
-            [self.patch_embed1, self.blocks1],
-            [self.patch_embed2, self.blocks2],
-            [
-                self.patch_embed3, self.token_proj, self.blocks3, self.norm,
-                self.rel_pos_biases
-            ],
-        ]
-        for stage in stages[:max(self.frozen_stages, 0)]:
-            for module in stage:
-                if module is None:
-                    continue
-                module.eval()
-                for param in module.parameters():
-                    param.requires_grad = False
-        if self.frozen_stages >= 3:
-            self.pos_embed.requires_grad = False
-
-    def train(self, mode: bool = True) -> 'InfMAEViT':
-        super().train(mode)
-        self._freeze_stages()
-        return self
-
-    def get_layer_depth(self,
-                        param_name: str,
-                        prefix: str = 'backbone.') -> Tuple[int, int]:
-        """Layer id of a parameter for layer-wise learning-rate decay.
-
-        The stem and both conv stages share the deepest decay (id 0), stage-3
-        block i gets i + 1 and everything after the blocks (the final norm,
-        and anything outside the backbone) the full rate.
-
-        Args:
-            param_name (str): Full parameter name.
-            prefix (str): Prefix of the backbone's parameters.
-
-        Returns:
-            tuple[int, int]: (layer id, number of layers); the lr scale is
-            ``decay ** (num_layers - 1 - layer_id)``.
-        """
-        num_layers = self.depths[2] + 2
-        if not param_name.startswith(prefix):
-            return num_layers - 1, num_layers
-        name = param_name[len(prefix):]
-        stem = ('patch_embed', 'blocks1', 'blocks2', 'token_proj', 'pos_embed')
-        if name.startswith(stem):
-            return 0, num_layers
-        match = re.match(r'(blocks3|rel_pos_biases)\.(\d+)\.', name)
-        if match:
-            return int(match.group(2)) + 1, num_layers
-        return num_layers - 1, num_layers
-
-    def no_weight_decay(self) -> Tuple[str, ...]:
-        """Parameter name parts that get no weight decay (position tables)."""
-        return ('pos_embed', 'relative_position_bias_table')
-
     # --------------------------------------------------------------- helpers
     def check_input(self, x: torch.Tensor) -> Tuple[int, int]:
         """Validate a (B, C, H, W) batch and return its token grid."""
-        if x.dim() != 4:
-            raise ValueError(f'InfMAEViT expects a (B, C, H, W) batch, got '
-                             f'shape {tuple(x.shape)}.')
-        if x.shape[1] != self.in_channels:
-            raise ValueError(
-                f'InfMAEViT was built with in_channels={self.in_channels} '
-                f'but got {x.shape[1]}-channel images. Either set '
-                f'model.backbone.in_channels={x.shape[1]} (and the data '
-                f'preprocessor mean/std to {x.shape[1]} values), or load '
-                f"images with color_type='"
-                f"{'grayscale' if self.in_channels == 1 else 'color'}'.")
-        return check_token_grid(x.shape[2], x.shape[3], TOKEN_PATCH)
+        return check_batch(x, self.in_channels)
 
     def position_table(self, grid_size: Tuple[int, int]) -> torch.Tensor:
         """Position table (1, h * w, C) for a token grid.
@@ -374,10 +248,7 @@ class InfMAEViT(BaseModule):
                                        grid_size).to(self.pos_embed)
         return resize_pos_embed(self.pos_embed, self.grid_size, grid_size)
 
-    def _traced_position_table(
-        self, grid_size: Tuple[Union[int, torch.Tensor], Union[int,
-                                                               torch.Tensor]]
-    ) -> torch.Tensor:
+    def _traced_position_table(self, grid_size: Tuple) -> torch.Tensor:
         """:meth:`position_table` for a grid of traced sizes (ONNX export):
         :func:`infmae_mm.deployment.tracing.traced_position_table`."""
         from infmae_mm.deployment.tracing import traced_position_table
@@ -426,30 +297,14 @@ class InfMAEViT(BaseModule):
                 check_input_statistics(x)
         if mask is None or mask is False:
             return self.forward_features(x)
-        if not isinstance(mask, IAMMask):
-            raise TypeError(
-                f'InfMAEViT takes an IAMMask (or None for features), got '
-                f'{type(mask).__name__}. Masks come from the data pipeline '
-                f"(IAMMaskGenerator) or model.mask_generator of InfMAE; "
-                f'infmae_mm.models.masking.select_tokens builds one from '
-                f'scores.')
-        return self.forward_masked(x, mask, grid, stage_fusion)
+        return self.forward_masked(x, check_mask_type(mask), grid,
+                                   stage_fusion)
 
     def forward_masked(self, x: torch.Tensor, iam: IAMMask, grid: Tuple[int,
                                                                         int],
                        stage_fusion: Optional[nn.Module]) -> tuple:
         """Masked pre-training pass; see :meth:`forward`."""
-        num_tokens = grid[0] * grid[1]
-        if iam.mask.shape != (x.shape[0], num_tokens):
-            raise ValueError(
-                f'The IAM mask has shape {tuple(iam.mask.shape)} but a '
-                f'{x.shape[2]}x{x.shape[3]} batch of {x.shape[0]} needs '
-                f'({x.shape[0]}, {num_tokens}); was it computed for another '
-                f'image size (crop after IAMMaskGenerator)?')
-        if self.window_size is not None:
-            raise ValueError('Windowed attention is for fine-tuning; build '
-                             'the pre-training backbone with window_size='
-                             'None.')
+        check_mask_fits(iam, x, grid, self.window_size)
         ids_keep = iam.ids_keep
         if self.masked_conv == 'visible':
             f1, f2, tokens = visible_conv_stages(self, x, ids_keep, grid)
@@ -497,12 +352,10 @@ class InfMAEViT(BaseModule):
         tokens = self.embed_tokens(f2)
         grid = (x.shape[2] // TOKEN_PATCH, x.shape[3] // TOKEN_PATCH)
         for i, block in enumerate(self.blocks3):
-            if self._is_global(i):
-                bias = None if self.rel_pos_biases is None else \
-                    self.rel_pos_biases[i](grid)
-                tokens = block(tokens, bias)
-            else:
-                tokens = self._windowed(block, i, tokens, grid)
+            ws = None if self._is_global(i) else self.window_size
+            bias = None if self.rel_pos_biases is None else \
+                self.rel_pos_biases[i](grid if ws is None else (ws, ws))
+            tokens = run_in_windows(block, tokens, grid, ws, bias)
         if self.final_norm:
             tokens = self.norm(tokens)
         f3 = tokens.transpose(1, 2).reshape(x.shape[0], -1, *grid)
@@ -525,14 +378,3 @@ class InfMAEViT(BaseModule):
             return None
         return visible_position_bias(self.rel_pos_biases[index](grid),
                                      ids_keep)
-
-    def _windowed(self, block: nn.Module, index: int, tokens: torch.Tensor,
-                  grid: Tuple[int, int]) -> torch.Tensor:
-        """Run ``block`` on (B, h * w, C) ``tokens`` within non-overlapping
-        windows of the token grid, zero-padded to a multiple of the window
-        and cropped back afterwards (as in ViTDet)."""
-        ws = self.window_size
-        windows, padded = window_partition(tokens, grid, ws)
-        bias = None if self.rel_pos_biases is None else \
-            self.rel_pos_biases[index]((ws, ws))
-        return window_unpartition(block(windows, bias), ws, padded, grid)

@@ -9,7 +9,7 @@ from .relative_position import (RelativePositionBias, relative_position_index,
 from .transformer_block import (FFN, MultiheadSelfAttention, TransformerBlock,
                                 gather_tokens)
 from .weight_init import mae_init_, xavier_init_flat_
-from .window import window_partition, window_unpartition
+from .window import run_in_windows, window_partition, window_unpartition
 
 __all__ = [
     'gather_tokens', 'ConvFFN', 'MaskedConvBlock', 'ConvPatchEmbed',
@@ -18,5 +18,5 @@ __all__ = [
     'MultiheadSelfAttention', 'TransformerBlock', 'BranchAttentionUnit',
     'AdaptiveFrequencyFilter', 'FrequencyGuidedBlock', 'mae_init_',
     'xavier_init_flat_', 'visible_position_bias', 'window_partition',
-    'window_unpartition'
+    'window_unpartition', 'run_in_windows'
 ]

@@ -10,7 +10,7 @@ Both are written with sizes that may be traced 0-d tensors (ONNX export):
 the padding is always applied (a zero-width pad is a copy), never decided by
 a Python comparison.
 """
-from typing import Tuple, Union
+from typing import Callable, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -69,3 +69,28 @@ def window_unpartition(windows: torch.Tensor, window_size: int,
                         window_size, C).permute(0, 1, 3, 2, 4, 5)
     x = x.reshape(-1, Hp, Wp, C)[:, :h, :w]
     return x.reshape(x.shape[0], h * w, C)
+
+
+def run_in_windows(block: Callable[[torch.Tensor, Optional[torch.Tensor]],
+                                   torch.Tensor], tokens: torch.Tensor,
+                   grid: Tuple[Size, Size], window_size: Optional[int],
+                   bias: Optional[torch.Tensor]) -> torch.Tensor:
+    """Run ``block(tokens, bias)`` over the whole grid (``window_size``
+    None) or within its windows (ViTDet).
+
+    Args:
+        block (callable): Maps (B', L, C) tokens and an attention bias
+            (1, heads, L, L) or None to (B', L, C).
+        tokens (torch.Tensor): (B, h * w, C).
+        grid (tuple[int, int]): The grid (h, w).
+        window_size (int, optional): Window side; None for global attention.
+        bias (torch.Tensor, optional): The bias for the grid, or for one
+            window when windowed.
+
+    Returns:
+        torch.Tensor: (B, h * w, C).
+    """
+    if window_size is None:
+        return block(tokens, bias)
+    windows, padded = window_partition(tokens, grid, window_size)
+    return window_unpartition(block(windows, bias), window_size, padded, grid)
