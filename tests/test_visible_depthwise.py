@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from infmae_mm.models.backbones.visible_conv_stages import (
-    _depthwise_correlation, _VisibleDepthwiseConv, halo_index, map_to_blocks)
+    _depthwise_correlation, _HaloDepthwiseConv, halo_depthwise_conv,
+    halo_index, map_to_blocks)
 
 
 def dense_reference(blocks, ids_keep, grid, side, weight, bias):
@@ -46,7 +47,7 @@ def test_halo_conv_equals_dense_map_conv(grid, side, kernel, keep):
     bias = torch.randn(C, dtype=torch.float64, requires_grad=True)
     grad = torch.randn(B, keep, side * side, C, dtype=torch.float64)
     results = []
-    for fn in (_VisibleDepthwiseConv.apply, dense_reference):
+    for fn in (halo_depthwise_conv, dense_reference):
         out = fn(blocks, ids_keep, grid, side, weight, bias)
         grads = torch.autograd.grad(out, (blocks, weight, bias), grad)
         results.append((out, ) + grads)
@@ -83,8 +84,8 @@ def test_backward_computes_in_the_gradient_dtype():
         saved_tensors=(blocks, index, weight),
         side=side,
         needs_input_grad=(True, False, False, False, True, True))
-    ref = _VisibleDepthwiseConv.backward(ctx, grad)
-    low = _VisibleDepthwiseConv.backward(ctx, grad.to(torch.bfloat16))
+    ref = _HaloDepthwiseConv.backward(ctx, grad)
+    low = _HaloDepthwiseConv.backward(ctx, grad.to(torch.bfloat16))
     for r, g in zip(ref, low):
         if r is None:
             assert g is None

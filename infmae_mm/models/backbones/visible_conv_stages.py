@@ -27,6 +27,7 @@ This equals the dense formulation (``InfMAEViT(masked_conv='dense')``) at
 every visible position; ``tests/test_visible_path.py`` checks outputs, loss
 and gradients against it.
 """
+import math
 from typing import TYPE_CHECKING, Tuple
 
 import torch
@@ -160,73 +161,94 @@ def _halos(blocks: torch.Tensor, index: torch.Tensor,
 _depthwise_correlation = depthwise_weight_grad
 
 
-class _VisibleDepthwiseConv(torch.autograd.Function):
+class _HaloDepthwiseConv(torch.autograd.Function):
     """Depthwise conv of zero-filled visible blocks, evaluated at the visible
     blocks.
 
     Each block is convolved together with its halo (its border from the
     neighbouring visible blocks, zeros elsewhere; gathered from the blocks by
-    one ``index_select``) without padding, so only the visible outputs are
-    computed and no map is materialised; the output is channels-last, i.e.
-    already in the blocks' layout. The backward pass avoids the generic
-    depthwise ``convolution_backward`` of the (B, C, H, W) map: the input
-    gradient is the same halo convolution of the output gradient with the
-    flipped kernel, and the weight gradient the correlation of the output
-    gradient's halos with the blocks summed over the visible blocks
+    one ``index_select`` with the ``index`` of :func:`halo_index`) without
+    padding, so only the visible outputs are computed and no map is
+    materialised; the output is channels-last, i.e. already in the blocks'
+    layout. The backward pass avoids the generic depthwise
+    ``convolution_backward`` of the (B, C, H, W) map: the input gradient is
+    the same halo convolution of the output gradient with the flipped
+    kernel, and the weight gradient the correlation of the output gradient's
+    halos with the blocks summed over the visible blocks
     (:func:`~infmae_mm.models.ops.depthwise_weight_grad`, by device): one
     gather in the backward pass. Only the blocks are saved.
+
+    Its inputs are tensors only (the block side is read from the blocks'
+    shape) and its backward reads no ``ctx`` flags, so that
+    ``torch.compile`` traces it into the graph (TorchDynamo's
+    ``autograd.Function`` support takes tensor and constant inputs and, in
+    torch 2.1, no ``ctx.needs_input_grad``): every gradient is computed, as
+    training needs them all.
     """
 
     @staticmethod
-    def forward(ctx, blocks: torch.Tensor, ids_keep: torch.Tensor,
-                grid: Tuple[int, int], side: int, weight: torch.Tensor,
-                bias: torch.Tensor) -> torch.Tensor:
+    def forward(ctx, blocks: torch.Tensor, index: torch.Tensor,
+                weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
         B, N, P, C = blocks.shape
+        side = math.isqrt(P)
         k = weight.shape[-1]
-        index = halo_index(ids_keep, grid, side, k // 2)
         out = F.conv2d(
             _halos(blocks, index, side + k - 1),
             weight.contiguous(memory_format=torch.channels_last),
             bias,
             groups=C)
         ctx.save_for_backward(blocks, index, weight)
-        ctx.side = side
         return out.permute(0, 2, 3, 1).reshape(B, N, P, C)
 
     @staticmethod
     def backward(ctx, grad_out: torch.Tensor):
         blocks, index, weight = ctx.saved_tensors
-        side = ctx.side
         # Custom functions run their backward outside autocast: compute in
         # the dtype of the incoming gradient (autograd casts the returned
         # gradients back to the inputs' dtypes).
         dtype = grad_out.dtype
         blocks, weight = blocks.to(dtype), weight.to(dtype)
         B, N, P, C = blocks.shape
+        side = math.isqrt(P)
         k = weight.shape[-1]
-        halo = side + k - 1
-        grad_blocks = grad_weight = grad_bias = None
-        if ctx.needs_input_grad[0] or ctx.needs_input_grad[4]:
-            grad_halos = _halos(grad_out, index, halo)
-        if ctx.needs_input_grad[0]:
-            grad_blocks = F.conv2d(
-                grad_halos,
-                weight.flip(-2,
-                            -1).contiguous(memory_format=torch.channels_last),
-                groups=C).permute(0, 2, 3, 1).reshape(B, N, P, C)
-        if ctx.needs_input_grad[4]:
-            # grad_w[i, j] = sum over visible outputs p of grad(p) x(p + d),
-            # d = (i, j) - k // 2; with q = p + d it is the sum over visible
-            # inputs q of x(q) grad(q - d), read from the gradient's halos
-            # gathered above (so the inputs' halos are not gathered again):
-            # the correlation of the gradient halos with the blocks, flipped.
-            grad_weight = depthwise_weight_grad(
-                grad_halos,
-                blocks.reshape(B * N, side, side, C).permute(0, 3, 1, 2),
-                k).flip(-2, -1)
-        if ctx.needs_input_grad[5]:
-            grad_bias = grad_out.sum((0, 1, 2))
-        return grad_blocks, None, None, None, grad_weight, grad_bias
+        grad_halos = _halos(grad_out, index, side + k - 1)
+        grad_blocks = F.conv2d(
+            grad_halos,
+            weight.flip(-2, -1).contiguous(memory_format=torch.channels_last),
+            groups=C).permute(0, 2, 3, 1).reshape(B, N, P, C)
+        # grad_w[i, j] = sum over visible outputs p of grad(p) x(p + d),
+        # d = (i, j) - k // 2; with q = p + d it is the sum over visible
+        # inputs q of x(q) grad(q - d), read from the gradient's halos
+        # gathered above (so the inputs' halos are not gathered again): the
+        # correlation of the gradient halos with the blocks, flipped.
+        grad_weight = depthwise_weight_grad(
+            grad_halos,
+            blocks.reshape(B * N, side, side, C).permute(0, 3, 1, 2),
+            k).flip(-2, -1)
+        grad_bias = grad_out.sum((0, 1, 2))
+        return grad_blocks, None, grad_weight, grad_bias
+
+
+def halo_depthwise_conv(blocks: torch.Tensor, ids_keep: torch.Tensor,
+                        grid: Tuple[int, int], side: int, weight: torch.Tensor,
+                        bias: torch.Tensor) -> torch.Tensor:
+    """A depthwise convolution (odd kernel, 'same' padding, groups = C) of the
+    map whose visible blocks are ``blocks`` and which is zero elsewhere, at
+    the visible blocks (:class:`_HaloDepthwiseConv`).
+
+    Args:
+        blocks (torch.Tensor): (B, N_vis, side * side, C).
+        ids_keep (torch.Tensor): (B, N_vis) token ids of the blocks.
+        grid (tuple[int, int]): Token grid (h, w).
+        side (int): Block side.
+        weight (torch.Tensor): (C, 1, k, k) kernel.
+        bias (torch.Tensor): (C, ) bias.
+
+    Returns:
+        torch.Tensor: (B, N_vis, side * side, C).
+    """
+    index = halo_index(ids_keep, grid, side, weight.shape[-1] // 2)
+    return _HaloDepthwiseConv.apply(blocks, index, weight, bias)
 
 
 def visible_depthwise_conv(blocks: torch.Tensor, ids_keep: torch.Tensor,
@@ -234,7 +256,7 @@ def visible_depthwise_conv(blocks: torch.Tensor, ids_keep: torch.Tensor,
                            conv: torch.nn.Conv2d) -> torch.Tensor:
     """Apply a depthwise ``conv`` (odd kernel, 'same' padding) to the map whose
     visible blocks are ``blocks`` and which is zero elsewhere; return the
-    result at the visible blocks.
+    result at the visible blocks (:func:`halo_depthwise_conv`).
 
     Args:
         blocks (torch.Tensor): (B, N_vis, side * side, C).
@@ -246,8 +268,8 @@ def visible_depthwise_conv(blocks: torch.Tensor, ids_keep: torch.Tensor,
     Returns:
         torch.Tensor: (B, N_vis, side * side, C).
     """
-    return _VisibleDepthwiseConv.apply(blocks, ids_keep, tuple(grid), side,
-                                       conv.weight, conv.bias)
+    return halo_depthwise_conv(blocks, ids_keep, grid, side, conv.weight,
+                               conv.bias)
 
 
 def _pointwise(conv: nn.Conv2d) -> torch.Tensor:

@@ -64,12 +64,14 @@ def collate_masks(masks: Sequence[IAMMask],
     Raises:
         ValueError: If the images keep different numbers of tokens.
     """
-    sizes = {(len(m.ids_keep), len(m.ids_restore)) for m in masks}
-    if len(sizes) != 1:
+    # A list compared to its first entry, not a set (TorchDynamo compiles
+    # no sets of tuples in torch 2.1: a graph break in InfMAE.loss).
+    sizes = [(len(m.ids_keep), len(m.ids_restore)) for m in masks]
+    if not sizes or any(size != sizes[0] for size in sizes):
         raise ValueError(
             f'The masks of one batch must have the same (visible, total) '
-            f'token counts, got {sorted(sizes)}: every image of a batch must '
-            f'have the same size when IAMMaskGenerator runs.')
+            f'token counts, got {sorted(set(sizes))}: every image of a batch '
+            f'must have the same size when IAMMaskGenerator runs.')
 
     def stack(values: List, dtype: torch.dtype) -> torch.Tensor:
         return torch.stack([torch.as_tensor(v) for v in values]).to(
@@ -78,7 +80,7 @@ def collate_masks(masks: Sequence[IAMMask],
     return IAMMask(
         stack([m.ids_keep for m in masks], torch.long),
         stack([m.ids_restore for m in masks], torch.long),
-        stack([np.reshape(m.mask, -1) for m in masks], torch.float32))
+        stack([m.mask.reshape(-1) for m in masks], torch.float32))
 
 
 def num_visible(num_tokens: int, stride: int) -> int:
@@ -207,9 +209,12 @@ def select_tokens(scores: torch.Tensor,
     B, N = scores.shape
     order = torch.sort(scores, dim=1, descending=descending, stable=True)[1]
     if selection == 'stride':
-        kept_rank = torch.zeros(N, dtype=torch.bool, device=scores.device)
-        kept_rank[::stride] = True
-        order = torch.cat([order[:, kept_rank], order[:, ~kept_rank]], dim=1)
+        # Ranks 0, S, 2S, ... first, then the others, each in rank order: a
+        # stable sort of the ranks by "not kept" (a permutation of static
+        # shape; boolean indexing would be data-dependent for torch.compile).
+        not_kept = torch.arange(N, device=scores.device) % stride != 0
+        ranks = torch.sort(not_kept.int(), stable=True)[1]
+        order = order[:, ranks]
     return masks_from_order(order, num_visible(N, stride))
 
 

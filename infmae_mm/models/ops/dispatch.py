@@ -8,11 +8,14 @@ there. Model files call the operator (:func:`infmae_mm.models.ops.attention`,
 place that looks at ``tensor.device.type``.
 
 A traced graph (ONNX export, FLOP counting) always gets the reference, so
-that the exported graph is the same on every device.
+that the exported graph is the same on every device; so does a graph that
+``torch.compile`` captures, whose compiler makes its own kernels (and
+TorchDynamo would break the graph at a kernel's ``out=`` loops).
 """
 from typing import Callable, Dict
 
 import torch
+import torch._dynamo
 
 #: op name -> reference implementation.
 _REFERENCES: Dict[str, Callable] = {}
@@ -44,11 +47,12 @@ def register_kernel(op: str,
 def kernel_for(op: str, tensor: torch.Tensor) -> Callable:
     """The implementation of ``op`` for the device ``tensor`` is on.
 
-    The device's kernel when one is registered and nothing is being traced,
-    else the reference.
+    The device's kernel when one is registered and nothing is being traced
+    or compiled, else the reference.
     """
     kernels = _KERNELS.get(op, {})
-    if kernels and not torch.jit.is_tracing():
+    if kernels and not (torch.jit.is_tracing()
+                        or torch._dynamo.is_compiling()):
         kernel = kernels.get(tensor.device.type)
         if kernel is not None:
             return kernel
