@@ -1091,9 +1091,13 @@ def main(argv=None) -> dict:
     results.setdefault('pretrain_seconds', {})
     results.setdefault('pretrain_loss', {})
     cells = results['cells']
-    # Method by method (pre-train, probe, fine-tune seed 0 at every lr), so
-    # that an interrupted run has whole rows; then the fine-tune lr is
-    # chosen on val and the other seeds run at it.
+    # Method by method (pre-train, probe, fine-tune seed 0 at every lr, then
+    # the other seeds), so that an interrupted run has whole rows. The other
+    # seeds run at the lr that is best on val over the methods done so far;
+    # the reported lr is chosen over all methods at the end, and any seed
+    # missing at that lr runs then (same cells, same rule: only the order
+    # of the work is speculative).
+    done = []
     for m in methods:
         if m in given:
             checkpoints[m] = given[m]
@@ -1109,9 +1113,15 @@ def main(argv=None) -> dict:
             run_probe_cells(args, m, checkpoints[m], data, cells, results, out,
                             log)
         if 'finetune' in args.evaluations:
+            done.append(m)
             for lr in args.ft_lrs:
                 run_ft_cell(args, (m, lr, args.seeds[0]), checkpoints, data,
                             cells, results, out, log)
+            lr = choose_lr(cells, 'finetune', done, args.ft_lrs)
+            for d in done:
+                for s in args.seeds[1:]:
+                    run_ft_cell(args, (d, lr, s), checkpoints, data, cells,
+                                results, out, log)
     if 'finetune' in args.evaluations:
         lr = choose_lr(cells, 'finetune', methods, args.ft_lrs)
         log(f'fine-tune lr chosen on val: {lr:g}')
