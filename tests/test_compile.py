@@ -76,8 +76,8 @@ def nano_step(config: str) -> Tuple[torch.nn.Module, torch.Tensor, list]:
 @pytest.mark.xfail(
     strict=True,
     raises=AssertionError,
-    reason='1 graph break left (measured with torch 2.1.2): '
-    'InfMAEViT.forward tests `mask is None or mask is False`, and '
+    reason='2 graph breaks (3 graphs) of one cause left, measured with torch '
+    '2.1.2: InfMAEViT.forward tests `mask is None or mask is False`, and '
     'TorchDynamo cannot compare an IAMMask (a NamedTuple) with `is False`; '
     '`isinstance(mask, bool) and not mask` compiles (infmae_vit.py is being '
     'split, so the fix waits for it)')
@@ -143,13 +143,21 @@ def test_masks_compile() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # inductor's compilation
 def test_pretraining_recipe_trains_with_compile(tmp_path) -> None:
-    """mmengine's ``compile`` option (``torch.compile`` of ``train_step``)
-    with the Inf30 recipe at the nano arch, fp32 on the CPU: three steps
-    with finite losses."""
+    """mmengine's ``compile=True`` (``torch.compile`` of ``train_step``,
+    inductor) with the Inf30 recipe and its pipeline (224 crops) at the nano
+    arch, fp32 on the CPU: three steps with finite losses (about 5 minutes of
+    compilation on 2 busy cores).
+
+    At another input size than the backbone's ``img_size`` the position
+    tables are rebuilt in the step, and torch 2.1.2's inductor fails on them
+    (value-range analysis of ``10000 ** (k / d)``: "Invalid NaN
+    comparison"); the recipe trains at its own size.
+    """
     from mmengine.runner import Runner
     train = str(tmp_path / 'images')
-    write_pretrain_folder(train, num_images=6, size=(72, 72), seed=0)
+    write_pretrain_folder(train, num_images=6, size=(240, 240), seed=0)
     cfg = Config.fromfile(RECIPE)
     cfg.merge_from_dict(tiny_arch_options(cfg))
     cfg.merge_from_dict({
@@ -167,9 +175,6 @@ def test_pretraining_recipe_trains_with_compile(tmp_path) -> None:
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=3)
     cfg.param_scheduler = []
     cfg.compile = True
-    for step in cfg.train_dataloader.dataset.pipeline:
-        if step['type'] == 'RandomResizedCrop':
-            step['scale'] = SIZE
     torch._dynamo.reset()
     runner = Runner.from_cfg(cfg)
     runner.train()
