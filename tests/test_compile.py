@@ -73,14 +73,6 @@ def nano_step(config: str) -> Tuple[torch.nn.Module, torch.Tensor, list]:
     return model, data['inputs'], data['data_samples']
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason='2 graph breaks (3 graphs) of one cause left, measured with torch '
-    '2.1.2: InfMAEViT.forward tests `mask is None or mask is False`, and '
-    'TorchDynamo cannot compare an IAMMask (a NamedTuple) with `is False`; '
-    '`isinstance(mask, bool) and not mask` compiles (left to the '
-    'backbone file\'s owner)')
 @pytest.mark.parametrize(
     'config', [RECIPE, OFFICIAL], ids=['pipeline-masks', 'in-model-masks'])
 def test_loss_compiles_without_graph_breaks(config: str) -> None:

@@ -295,7 +295,8 @@ class InfMAEViT(FineTuneMixin, BaseModule):
             self._input_statistics_checked = True
             if self.in_channels == 3:
                 check_input_statistics(x)
-        if mask is None or mask is False:
+        # not `mask is False`: TorchDynamo cannot compare an IAMMask with it
+        if mask is None or (isinstance(mask, bool) and not mask):
             return self.forward_features(x)
         return self.forward_masked(x, check_mask_type(mask), grid,
                                    stage_fusion)
