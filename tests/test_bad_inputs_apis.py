@@ -1,5 +1,5 @@
-"""Bad inputs to the model APIs, converters and width checks (issue 22,
-items 4 and 6, and a further round of bad inputs).
+"""Bad inputs to the model APIs, converters and width checks (issue 22, items 4
+and 6, and a further round of bad inputs).
 
 Each test feeds what a new user might give and asserts the answer: a
 conversion by a stated rule, or an error naming the problem and the key,
@@ -170,8 +170,8 @@ def test_converter_names_the_file_and_what_it_holds(tmp_path):
 
 
 def test_converter_takes_the_student_of_a_unip_run_here(tmp_path):
-    """A UNIP checkpoint of this package (student under backbone., the
-    teacher beside it) converts its student and says so."""
+    """A UNIP checkpoint of this package (student under backbone., the teacher
+    beside it) converts its student and says so."""
     from tests.test_unip_components import released_like_checkpoint
     released = tmp_path / 'released.pth'
     student, _ = released_like_checkpoint(str(released), arch='tiny')
@@ -269,8 +269,8 @@ def test_neck_built_from_an_arch_names_the_arch_key():
 
 # ------------------ a checkpoint of another model to get_model (new round)
 def test_get_model_refuses_a_checkpoint_of_another_model(tmp_path):
-    """mmpretrain loads ``pretrained=`` with ``strict=False``: a foreign
-    file used to leave random weights behind a logged note."""
+    """Mmpretrain loads ``pretrained=`` with ``strict=False``: a foreign file
+    used to leave random weights behind a logged note."""
     from mmpretrain import FeatureExtractor, get_model
 
     from infmae_mm.utils.checkpoint import CheckpointMismatchError

@@ -1,8 +1,8 @@
-"""``torch.compile`` (issue 23 item 5): ``InfMAE.loss`` at the nano arch in
-one graph, checked with ``torch._dynamo.explain``; the parts that used to
-break it (the visible path's autograd Function, the masks' collation, the
-in-model stride selection, the CPU kernels) each in one graph; mmengine's
-``compile`` option with the pre-training recipe."""
+"""``torch.compile`` (issue 23 item 5): ``InfMAE.loss`` at the nano arch in one
+graph, checked with ``torch._dynamo.explain``; the parts that used to break it
+(the visible path's autograd Function, the masks' collation, the in-model
+stride selection, the CPU kernels) each in one graph; mmengine's ``compile``
+option with the pre-training recipe."""
 import os.path as osp
 from typing import Any, Callable, List, Tuple
 
@@ -86,8 +86,8 @@ def test_loss_compiles_without_graph_breaks(config: str) -> None:
 
 
 def test_visible_depthwise_conv_compiles_into_the_graph() -> None:
-    """The visible path's autograd Function is traced (no graph break) and
-    its compiled forward and backward equal the eager ones."""
+    """The visible path's autograd Function is traced (no graph break) and its
+    compiled forward and backward equal the eager ones."""
     torch.manual_seed(0)
     grid, side, C = (4, 6), 4, 6
     ids_keep = torch.rand(2, 24).argsort(1)[:, :6]
@@ -113,16 +113,16 @@ def test_visible_depthwise_conv_compiles_into_the_graph() -> None:
 
 
 def test_device_kernels_give_way_to_the_reference_when_compiled() -> None:
-    """The CPU tap loop of the depthwise weight gradient (``out=`` products
-    in a Python loop) is not traced: a compiled graph gets the reference."""
+    """The CPU tap loop of the depthwise weight gradient (``out=`` products in
+    a Python loop) is not traced: a compiled graph gets the reference."""
     x, g = torch.randn(3, 4, 6, 6), torch.randn(3, 4, 2, 2)
     assert graph_breaks(lambda x, g: depthwise_weight_grad(x, g, 5), x,
                         g) == (0, [])
 
 
 def test_masks_compile() -> None:
-    """The pipeline's masks (numpy, per image) collate and the in-model
-    stride selection runs without a data-dependent shape."""
+    """The pipeline's masks (numpy, per image) collate and the in-model stride
+    selection runs without a data-dependent shape."""
     ids = np.random.default_rng(0).permutation(16)
     per_image = [
         IAMMask(ids[:4], np.argsort(ids), np.ones((4, 4), np.float32))
@@ -137,7 +137,7 @@ def test_masks_compile() -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(1200)  # inductor's compilation
 def test_pretraining_recipe_trains_with_compile(tmp_path) -> None:
-    """mmengine's ``compile=True`` (``torch.compile`` of ``train_step``,
+    """Mmengine's ``compile=True`` (``torch.compile`` of ``train_step``,
     inductor) with the Inf30 recipe and its pipeline (224 crops) at the nano
     arch, fp32 on the CPU: three steps with finite losses (about 5 minutes of
     compilation on 2 busy cores).

@@ -1,6 +1,6 @@
 """LightTargetFusion / LightTargetHead (issue 21 item 4): the transfer
-benchmark's light head as a module and an mmseg decode head, its config and
-its cost next to the nano encoder's."""
+benchmark's light head as a module and an mmseg decode head, its config and its
+cost next to the nano encoder's."""
 import math
 import os.path as osp
 from typing import List, Sequence, Tuple

@@ -72,8 +72,8 @@ def test_nested_operators_count_once() -> None:
 
 
 def test_repeatable() -> None:
-    """The same step counts the same (nanosecond nesting, not the
-    microseconds of ``key_averages``)."""
+    """The same step counts the same (nanosecond nesting, not the microseconds
+    of ``key_averages``)."""
     model = nn.Sequential(
         nn.Linear(8, 16), nn.GELU(), nn.LayerNorm(16), nn.Linear(16, 1))
     x = torch.randn(4, 8)
@@ -88,8 +88,8 @@ def test_repeatable() -> None:
 
 
 def test_tool_table() -> None:
-    """``tools/analysis_tools/count_ops.py``'s table: ratios to MAE ViT-B
-    and the operators that differ most."""
+    """``tools/analysis_tools/count_ops.py``'s table: ratios to MAE ViT-B and
+    the operators that differ most."""
     spec = importlib.util.spec_from_file_location(
         'count_ops', osp.join(REPO, 'tools', 'analysis_tools', 'count_ops.py'))
     tool = importlib.util.module_from_spec(spec)

@@ -52,8 +52,8 @@ def test_missing_data_path_joins_as_the_dataset_does(tmp_path):
 
 
 def demo_cfg(tmp_path, **options):
-    """The demo config on a generated folder of the user's, nano-sized,
-    one epoch with a validation after it."""
+    """The demo config on a generated folder of the user's, nano-sized, one
+    epoch with a validation after it."""
     train = str(tmp_path / 'my_images')
     write_pretrain_folder(train, num_images=4, size=(64, 64), seed=0)
     cfg = Config.fromfile(DEMO)
@@ -157,8 +157,8 @@ FINETUNE_DOC = osp.join(REPO, 'docs', 'en', 'user_guides', 'finetune.md')
 
 
 def documented_override(name):
-    """The ``--cfg-options`` of the docs' block marked
-    ``<!-- init-cfg-override: NAME -->``, parsed as the tools parse them."""
+    """The ``--cfg-options`` of the docs' block marked ``<!-- init-cfg-
+    override: NAME -->``, parsed as the tools parse them."""
     import argparse
     import re
     import shlex

@@ -60,9 +60,8 @@ def affine_channels(x: torch.Tensor, spread: torch.Tensor) -> bool:
 
 def _undoes_to_gray(x: torch.Tensor, spread: torch.Tensor,
                     mean: Sequence[float], std: Sequence[float]) -> bool:
-    """Whether undoing ``mean`` / ``std`` makes the channels of most pixels
-    of (B, 3, H, W) ``x`` that differ (``spread`` (B, H, W) above zero)
-    equal."""
+    """Whether undoing ``mean`` / ``std`` makes the channels of most pixels of
+    (B, 3, H, W) ``x`` that differ (``spread`` (B, H, W) above zero) equal."""
     gray = x * x.new_tensor(std).view(1, 3, 1, 1) + x.new_tensor(mean).view(
         1, 3, 1, 1)
     agree = (gray.amax(1) - gray.amin(1)) < 0.5

@@ -59,8 +59,8 @@ def _benchmark() -> Any:
 
 def count_kind(kind: str, size: int, batch: int,
                kernels: str) -> Dict[str, Any]:
-    """One kind's step, counted with the device's kernels (``device``) or
-    the references only (``reference``)."""
+    """One kind's step, counted with the device's kernels (``device``) or the
+    references only (``reference``)."""
     import torch
 
     from infmae_mm.analysis import count_train_step_ops

@@ -26,9 +26,14 @@ from mmcv.transforms import BaseTransform
 from mmengine import fileio
 from mmengine.logging import print_log
 
-from infmae_mm.datasets.image_decoding import (
-    NONFINITE_RULE, ImageDecodeError, decode_thermal, describe_nonfinite,
-    percentile_range, stretch_to_uint8)
+# yapf: disable (isort's wrapping of this import, which yapf would rewrap)
+from infmae_mm.datasets.image_decoding import (NONFINITE_RULE,
+                                               ImageDecodeError,
+                                               decode_thermal,
+                                               describe_nonfinite,
+                                               percentile_range,
+                                               stretch_to_uint8)
+# yapf: enable
 from infmae_mm.registry import register_in_hosts
 
 #: Normalisation rules of :class:`ThermalNormalize`.

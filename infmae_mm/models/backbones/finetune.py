@@ -1,5 +1,5 @@
-"""The fine-tuning interface of ``InfMAEViT``: frozen stages and the layer
-ids and no-decay names that mmpretrain's optimizer constructors ask for."""
+"""The fine-tuning interface of ``InfMAEViT``: frozen stages and the layer ids
+and no-decay names that mmpretrain's optimizer constructors ask for."""
 import re
 from typing import Tuple
 

@@ -86,8 +86,8 @@ def check_out_indices(out_indices: Sequence[int]) -> Tuple[int, ...]:
 
 
 def check_batch(x: torch.Tensor, in_channels: int) -> Tuple[int, int]:
-    """Validate a (B, C, H, W) batch and return its token grid (H / 16,
-    W / 16).
+    """Validate a (B, C, H, W) batch and return its token grid (H / 16, W /
+    16).
 
     Raises:
         ValueError: For another rank, another channel count than

@@ -250,7 +250,9 @@ class InfMAEViT(FineTuneMixin, BaseModule):
 
     def _traced_position_table(self, grid_size: Tuple) -> torch.Tensor:
         """:meth:`position_table` for a grid of traced sizes (ONNX export):
-        :func:`infmae_mm.deployment.tracing.traced_position_table`."""
+
+        :func:`infmae_mm.deployment.tracing.traced_position_table`.
+        """
         from infmae_mm.deployment.tracing import traced_position_table
         return traced_position_table(self, grid_size)
 

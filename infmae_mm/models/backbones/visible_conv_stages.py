@@ -233,8 +233,8 @@ def halo_depthwise_conv(blocks: torch.Tensor, ids_keep: torch.Tensor,
                         grid: Tuple[int, int], side: int, weight: torch.Tensor,
                         bias: torch.Tensor) -> torch.Tensor:
     """A depthwise convolution (odd kernel, 'same' padding, groups = C) of the
-    map whose visible blocks are ``blocks`` and which is zero elsewhere, at
-    the visible blocks (:class:`_HaloDepthwiseConv`).
+    map whose visible blocks are ``blocks`` and which is zero elsewhere, at the
+    visible blocks (:class:`_HaloDepthwiseConv`).
 
     Args:
         blocks (torch.Tensor): (B, N_vis, side * side, C).

@@ -75,8 +75,8 @@ def run_in_windows(block: Callable[[torch.Tensor, Optional[torch.Tensor]],
                                    torch.Tensor], tokens: torch.Tensor,
                    grid: Tuple[Size, Size], window_size: Optional[int],
                    bias: Optional[torch.Tensor]) -> torch.Tensor:
-    """Run ``block(tokens, bias)`` over the whole grid (``window_size``
-    None) or within its windows (ViTDet).
+    """Run ``block(tokens, bias)`` over the whole grid (``window_size`` None)
+    or within its windows (ViTDet).
 
     Args:
         block (callable): Maps (B', L, C) tokens and an attention bias

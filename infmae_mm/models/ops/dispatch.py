@@ -47,8 +47,8 @@ def register_kernel(op: str,
 def kernel_for(op: str, tensor: torch.Tensor) -> Callable:
     """The implementation of ``op`` for the device ``tensor`` is on.
 
-    The device's kernel when one is registered and nothing is being traced
-    or compiled, else the reference.
+    The device's kernel when one is registered and nothing is being traced or
+    compiled, else the reference.
     """
     kernels = _KERNELS.get(op, {})
     if kernels and not (torch.jit.is_tracing()
