@@ -1,6 +1,6 @@
 """What ``InfMAEViT`` accepts: its arch zoo and the checks of its arguments,
 batches and masks, each with an error that says what to change."""
-from typing import Dict, Sequence, Tuple, Union
+from typing import Dict, Mapping, Sequence, Tuple, Union
 
 import torch
 
@@ -42,9 +42,20 @@ def parse_arch(arch: Union[str, dict], zoo: Dict[str, dict]) -> dict:
             raise KeyError(f'Arch {arch!r} is not in the InfMAEViT arch '
                            f'zoo {sorted(set(zoo))}.')
         return dict(zoo[key])
+    if not isinstance(arch, Mapping):
+        raise TypeError(
+            f'model.backbone.arch must be a name of the InfMAEViT arch zoo '
+            f'{sorted(set(zoo))} or a dict with embed_dims, depths and '
+            f'num_heads, got {type(arch).__name__} {arch!r}.')
     missing = {'embed_dims', 'depths', 'num_heads'} - set(arch)
     if missing:
         raise KeyError(f'A custom InfMAEViT arch needs {sorted(missing)}.')
+    dims, depths = arch['embed_dims'], arch['depths']
+    if not (isinstance(dims, Sequence) and isinstance(depths, Sequence)
+            and len(dims) == 3 and len(depths) == 3):
+        raise ValueError(
+            f'model.backbone.arch: embed_dims and depths need 3 values each '
+            f'(stages 1-3), got embed_dims={dims!r}, depths={depths!r}.')
     return dict(arch)
 
 
