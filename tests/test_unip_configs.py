@@ -109,7 +109,10 @@ def test_missing_teacher_file_names_the_config_key():
     from mmpretrain.registry import MODELS
     cfg = Config.fromfile(PRETRAIN[0])
     init_default_scope('mmpretrain')
-    with pytest.raises(FileNotFoundError, match='model.teacher.checkpoint'):
+    # the student builds without the teacher file (features, inference),
+    # with a warning naming the key; the loss then fails naming it too
+    # (tests/test_config_keys.py)
+    with pytest.warns(UserWarning, match='model.teacher.checkpoint'):
         MODELS.build(cfg.model)
 
 
