@@ -309,8 +309,8 @@ def test_get_model_refuses_a_checkpoint_of_another_model(tmp_path):
 
 @pytest.mark.parametrize('arch, error, words', [
     (5, TypeError, 'model.backbone.arch must be a name'),
-    (dict(embed_dims=(8, 16), depths=(1, 1, 1), num_heads=2), ValueError,
-     '3 values each'),
+    (dict(embed_dims=(8, 16), depths=(1, 1, 1),
+          num_heads=2), ValueError, '3 values each'),
 ])
 def test_backbone_arch_of_the_wrong_type_is_named(arch, error, words):
     from infmae_mm.models.backbones import InfMAEViT

@@ -1227,7 +1227,9 @@ def budget_curve(args, methods, checkpoints, data, cells, results, out,
                 continue
             run_probe_cells(args, m, ckpt, data, cells, results, out, log,
                             f'{m}@{epoch}', [lr], 'probe-budget')
-        rows = {
+        # epoch 0 is the random-init row, this encoder's only for the
+        # InfMAE encoders (the ViT has no random-init run here)
+        rows = {} if m == 'mae' else {
             0: [
                 cells.get(cell_key('probe', 'random', lr, s))
                 for s in args.seeds
