@@ -453,8 +453,15 @@ class Encoder(nn.Module):
                 out_type='featmap')
         self.backbone = MODELS.build(cfg)
         if method == 'random':
+            from mmengine.logging import MMLogger
             torch.manual_seed(args.pretrain_seed)
-            self.backbone.init_weights()
+            logger = MMLogger.get_current_instance()
+            level = logger.level
+            logger.setLevel('WARNING')  # init_weights logs every tensor
+            try:
+                self.backbone.init_weights()
+            finally:
+                logger.setLevel(level)
         if checkpoint is not None:
             from infmae_mm.utils.checkpoint import load_checkpoint_checked
             load_checkpoint_checked(
