@@ -316,3 +316,11 @@ def test_backbone_arch_of_the_wrong_type_is_named(arch, error, words):
     from infmae_mm.models.backbones import InfMAEViT
     with pytest.raises(error, match=words):
         InfMAEViT(arch=arch)
+
+
+def test_convert_to_gray_takes_gray_plus_alpha():
+    gray = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    alpha = np.full_like(gray, 255)
+    out = ConvertToGray()(dict(img=np.stack([gray, alpha], axis=2)))['img']
+    assert out.shape == (3, 4, 3)
+    assert (out == gray[..., None]).all()

@@ -41,8 +41,9 @@ class ConvertToGray(BaseTransform):
 
     Required Keys:
 
-    - img (np.ndarray): (H, W), (H, W, 1) or BGR (H, W, 3); uint8, or
-      another real dtype converted as above.
+    - img (np.ndarray): (H, W), (H, W, 1), gray + alpha (H, W, 2; the
+      alpha is dropped, as ``LoadThermalImage`` does) or BGR(A)
+      (H, W, 3 or 4); uint8, or another real dtype converted as above.
 
     Modified Keys:
 
@@ -122,8 +123,8 @@ class ConvertToGray(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         img = self.to_uint8(results['img'], results.get('img_path'))
-        if img.ndim == 3 and img.shape[2] == 1:
-            img = img[..., 0]
+        if img.ndim == 3 and img.shape[2] in (1, 2):
+            img = img[..., 0]  # gray, or gray + alpha (alpha dropped)
         elif img.ndim == 3 and img.shape[2] >= 3:
             img = cv2.cvtColor(
                 np.ascontiguousarray(img[..., :3]), cv2.COLOR_BGR2GRAY)
