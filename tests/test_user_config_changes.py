@@ -76,10 +76,14 @@ def demo_cfg(tmp_path, **options):
     return cfg
 
 
-def test_demo_on_your_folder_skips_the_absent_heldout_folder(tmp_path):
+def test_demo_on_your_folder_skips_the_absent_heldout_folder(
+        tmp_path, monkeypatch):
     cfg = demo_cfg(tmp_path)
     assert cfg.val_dataloader.dataset.data_root == 'data/ir_sample_heldout/'
-    assert not osp.exists(osp.join(REPO, 'data/ir_sample_heldout'))
+    # run where the relative held-out folder is absent (after `make demo`
+    # the repository has one)
+    monkeypatch.chdir(tmp_path)
+    assert not osp.exists('data/ir_sample_heldout')
     runner = Runner.from_cfg(cfg)
     logger = MMLogger.get_current_instance()
     records = []
@@ -107,8 +111,10 @@ def test_demo_on_your_folder_skips_the_absent_heldout_folder(tmp_path):
     assert osp.isfile(osp.join(cfg.work_dir, 'epoch_1.pth'))
 
 
-def test_absent_heldout_folder_is_an_error_naming_val_when_asked(tmp_path):
+def test_absent_heldout_folder_is_an_error_naming_val_when_asked(
+        tmp_path, monkeypatch):
     cfg = demo_cfg(tmp_path, **{'val_cfg.skip_if_missing': False})
+    monkeypatch.chdir(tmp_path)  # where the relative folder is absent
     runner = Runner.from_cfg(cfg)
     with pytest.raises(FileNotFoundError) as err:
         runner.train()
