@@ -109,11 +109,11 @@ class LightTargetFusion(nn.Module):
 
 if host_available('mmseg'):
     from mmseg.models.decode_heads.decode_head import BaseDecodeHead
-    from mmseg.models.utils import resize
     from mmseg.utils import SampleList
 
     # Also registers SoftIoULoss, which the default loss_decode names.
-    from ..losses.soft_iou_loss import target_probability
+    from ..losses import soft_iou_loss  # noqa: F401
+    from .small_target_head import thresholded_accuracy
 
     __all__ += ['LightTargetHead']
 
@@ -255,16 +255,6 @@ if host_available('mmseg'):
                 (percent).
             """
             losses = super().loss_by_feat(seg_logits, batch_data_samples)
-            with torch.no_grad():
-                label = self._stack_batch_gt(batch_data_samples)[:, 0]
-                prob = target_probability(
-                    resize(
-                        seg_logits,
-                        size=label.shape[1:],
-                        mode='bilinear',
-                        align_corners=self.align_corners))
-                valid = label != self.ignore_index
-                correct = (prob > self.threshold).long() == label
-                losses['acc_seg'] = 100 * correct[valid].float().mean() \
-                    if valid.any() else seg_logits.new_tensor(0.)
+            losses['acc_seg'] = thresholded_accuracy(self, seg_logits,
+                                                     batch_data_samples)
             return losses

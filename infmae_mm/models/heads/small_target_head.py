@@ -15,6 +15,37 @@ from ..losses.soft_iou_loss import target_probability
 from ..width_check import check_widths
 
 
+@torch.no_grad()
+def thresholded_accuracy(head: BaseDecodeHead, seg_logits: torch.Tensor,
+                         batch_data_samples: SampleList) -> torch.Tensor:
+    """Percent of non-ignored pixels where ``target probability >
+    head.threshold`` equals the label (the ``acc_seg`` of the one-channel
+    small-target heads; mmseg's arg-max over one channel would be the
+    background share).
+
+    Args:
+        head (BaseDecodeHead): Gives ``threshold``, ``ignore_index`` and
+            ``align_corners``.
+        seg_logits (torch.Tensor): (B, 1, h, w) logits, resized to the
+            labels.
+        batch_data_samples (list[SegDataSample]): With ``gt_sem_seg``.
+
+    Returns:
+        torch.Tensor: Scalar accuracy (0 when every pixel is ignored).
+    """
+    label = head._stack_batch_gt(batch_data_samples)[:, 0]
+    prob = target_probability(
+        resize(
+            seg_logits,
+            size=label.shape[1:],
+            mode='bilinear',
+            align_corners=head.align_corners))
+    valid = label != head.ignore_index
+    correct = (prob > head.threshold).long() == label
+    return 100 * correct[valid].float().mean() \
+        if valid.any() else seg_logits.new_tensor(0.)
+
+
 @register_in_hosts('MODELS', hosts=('mmseg', ))
 class SmallTargetHead(BaseDecodeHead):
     """A light U-shaped head that predicts small targets at input resolution.
@@ -262,16 +293,6 @@ class SmallTargetHead(BaseDecodeHead):
         """
         losses = super().loss_by_feat(seg_logits, batch_data_samples)
         if self.out_channels == 1:
-            with torch.no_grad():
-                label = self._stack_batch_gt(batch_data_samples)[:, 0]
-                prob = target_probability(
-                    resize(
-                        seg_logits,
-                        size=label.shape[1:],
-                        mode='bilinear',
-                        align_corners=self.align_corners))
-                valid = label != self.ignore_index
-                correct = (prob > self.threshold).long() == label
-                losses['acc_seg'] = 100 * correct[valid].float().mean() \
-                    if valid.any() else seg_logits.new_tensor(0.)
+            losses['acc_seg'] = thresholded_accuracy(self, seg_logits,
+                                                     batch_data_samples)
         return losses
