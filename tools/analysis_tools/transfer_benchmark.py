@@ -48,6 +48,7 @@ GPU (the base arch, sized for about 10 minutes on one H100)::
         --arch base --data-root data/sirst-v2 --work-dir work_dirs/transfer_gpu
 """
 import argparse
+import contextlib
 import copy
 import json
 import math
@@ -63,6 +64,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from infmae_mm.models.heads.light_target_head import LightTargetFusion
+from infmae_mm.models.losses.soft_iou_loss import SoftIoULoss
 
 METHODS = ('random', 'infmae', 'infmae-random', 'dugi', 'mae', 'unip')
 PRETRAIN_CONFIGS = {
@@ -407,6 +409,19 @@ def wait_for_other_run(work_dir: str,
         time.sleep(30)
 
 
+@contextlib.contextmanager
+def quiet_logger():
+    """Raise mmengine's current logger to WARNING inside the block."""
+    from mmengine.logging import MMLogger
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel('WARNING')
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 # ---------------------------------------------------------------- encoders
 class Encoder(nn.Module):
     """A backbone that returns a list of NCHW maps (finest first)."""
@@ -453,15 +468,9 @@ class Encoder(nn.Module):
                 out_type='featmap')
         self.backbone = MODELS.build(cfg)
         if method == 'random':
-            from mmengine.logging import MMLogger
             torch.manual_seed(args.pretrain_seed)
-            logger = MMLogger.get_current_instance()
-            level = logger.level
-            logger.setLevel('WARNING')  # init_weights logs every tensor
-            try:
+            with quiet_logger():  # init_weights logs every tensor
                 self.backbone.init_weights()
-            finally:
-                logger.setLevel(level)
         if checkpoint is not None:
             from infmae_mm.utils.checkpoint import load_checkpoint_checked
             load_checkpoint_checked(
@@ -482,31 +491,27 @@ class Encoder(nn.Module):
         return list(feats)
 
 
+POOLED_SOFT_IOU = SoftIoULoss(per_image=False)
+
+
 def target_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """BCE + soft IoU pooled over the batch (DNANet's form of the package's
-    ``SoftIoULoss(per_image=False)``).
+    """BCE + the package's soft IoU pooled over the batch
+    (``SoftIoULoss(per_image=False)``, DNANet's form) of (B, 1, H, W) logits
+    against 0/1 float targets.
 
     Pooled rather than per image: most crops hold no target, and the
     per-image form then only pushes every score down (measured: a probe
     trained with it on SIRST-v2 predicted nothing, IoU 0.1 vs 10.7).
     """
     bce = F.binary_cross_entropy_with_logits(logits, target)
-    p = logits.sigmoid()
-    inter = (p * target).sum()
-    union = p.sum() + target.sum() - inter
-    return bce + 1 - (inter + 1) / (union + 1)
+    return bce + POOLED_SOFT_IOU(
+        logits, target[:, 0].long(), ignore_index=None)
 
 
 def evaluate(predict, split: dict) -> Dict[str, float]:
     """IoU / nIoU / Pd / Fa (and F1, AUC) of ``predict(img) -> prob``."""
-    from mmengine.logging import MMLogger
-
     from infmae_mm.evaluation.irstd_metric import IRSTDMetric
     metric = IRSTDMetric()
-    # the metric logs a table per call; the benchmark prints its own
-    logger = MMLogger.get_current_instance()
-    level = logger.level
-    logger.setLevel('WARNING')
     for img, mask in zip(split['images'], split['masks']):
         prob = predict(img)
         metric.process(None, [
@@ -514,13 +519,12 @@ def evaluate(predict, split: dict) -> Dict[str, float]:
                 gt_sem_seg=dict(data=torch.from_numpy(mask)[None].long()),
                 seg_logits=dict(data=prob[None].float().cpu()))
         ])
-    try:
+    # the metric logs a table per call; the benchmark prints its own
+    with quiet_logger():
         return {
             k: float(v)
             for k, v in metric.compute_metrics(metric.results).items()
         }
-    finally:
-        logger.setLevel(level)
 
 
 # ------------------------------------------------------------------- probe
