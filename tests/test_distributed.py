@@ -50,7 +50,10 @@ UPERNET = osp.join(
 
 CPU_GLOO_INIT = '''"""Create the gloo process group from torchrun's
 environment on a machine without CUDA, before mmengine's launcher would
-call torch.cuda.set_device."""
+call torch.cuda.set_device. The group is destroyed at exit: a gloo group
+still alive at interpreter finalisation can abort the process (SIGABRT,
+"terminate called without an active exception") after training finished."""
+import atexit
 import os
 
 import torch
@@ -59,6 +62,8 @@ import torch.distributed as dist
 if ('LOCAL_RANK' in os.environ and not torch.cuda.is_available()
         and not dist.is_initialized()):
     dist.init_process_group('gloo')
+    atexit.register(
+        lambda: dist.is_initialized() and dist.destroy_process_group())
 '''
 
 DDP_ON_CPU = '''
