@@ -422,6 +422,38 @@ def test_cli_links_and_stats_only(collection, curated, tmp_path, capsys):
                      str(out), '--quiet']) == 2
 
 
+@pytest.mark.parametrize('content', [None, 'notes.txt'])
+def test_a_folder_without_images_is_an_error_naming_it(
+        tmp_path, capsys, content):
+    raw = tmp_path / 'raw'
+    raw.mkdir()
+    if content:
+        (raw / content).write_text('not an image')
+    out = tmp_path / 'out'
+    cli = _load_cli()
+    for extra in ([], ['--stats-only']):
+        assert cli.main([str(raw), '--out', str(out), '--quiet', *extra]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith('error: no image files (') and str(raw) in err
+        assert 'RAW_DIR' in err and '.png' in err
+        assert not out.exists()  # nothing written
+
+
+def test_one_folder_without_images_among_others_is_a_warning(
+        collection, tmp_path, capsys):
+    empty = tmp_path / 'empty'
+    empty.mkdir()
+    result = curation.curate([collection['raw16'], str(empty)],
+                             str(tmp_path / 'out'),
+                             workers=2,
+                             verbose=True)
+    assert result.warnings == [f'no image files in {empty}']
+    err = capsys.readouterr().err
+    assert f'[curate] warning: no image files in {empty}' in err
+    assert '[analyse]' in err and f'{len(result.decisions)}/' in err
+    assert len(result.kept) == NUM_ORIGINALS_16
+
+
 # ------------------------------------------------------------ pre-training
 def test_pretraining_starts_from_the_manifest(curated):
     cfg = Config.fromfile(LEAF_CFG)

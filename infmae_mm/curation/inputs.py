@@ -37,7 +37,7 @@ def _source_of(image_id: str) -> str:
     return '/'.join(parts[:2]) if len(parts) > 2 else parts[0]
 
 
-def _source_labels(raw_dirs: Sequence[str]) -> List[str]:
+def source_labels(raw_dirs: Sequence[str]) -> List[str]:
     """Folder names, made unique with ``_2``, ``_3``, ...
 
     in given order.
@@ -73,7 +73,7 @@ def find_images(
     excluded = {os.path.abspath(d) for d in exclude_dirs}
     seen = set()
     images = []
-    for raw_dir, label in zip(raw_dirs, _source_labels(raw_dirs)):
+    for raw_dir, label in zip(raw_dirs, source_labels(raw_dirs)):
         if not os.path.isdir(raw_dir):
             raise FileNotFoundError(f'raw folder not found: {raw_dir}')
         for dirpath, dirnames, filenames in os.walk(raw_dir):

@@ -4,7 +4,6 @@ See :mod:`infmae_mm.curation` for the recipe and the measures.
 """
 from __future__ import annotations
 import functools
-import math
 import multiprocessing
 import os
 import shutil
@@ -15,10 +14,15 @@ from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
+from rich.console import Console
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                           TimeElapsedColumn, TimeRemainingColumn)
 
 from ..datasets.image_decoding import decode_image, is_flir_radiometric
+from ..datasets.metainfo import IMAGE_SUFFIXES
 from ..utils.io import atomic_open, atomic_write_bytes, atomic_write_text
-from .inputs import IMAGES_DIR, SourceImage, find_images, read_manifest_images
+from .inputs import (IMAGES_DIR, SourceImage, find_images,
+                     read_manifest_images, source_labels)
 from .journal import AnalysisJournal
 from .measures import ImageAnalysis, analyse_image
 from .selection import (DEFAULT_DEDUP_THRESHOLD, DEFAULT_MIN_SIDE,
@@ -38,43 +42,19 @@ REPORT_NAME = 'curation_report.csv'
 JOURNAL_NAME = 'curation_state.jsonl'
 
 
-class _ProgressLine:
-    """A one-line progress report with counts, rate and ETA on stderr.
-
-    On a terminal the line is redrawn in place twice a second; otherwise (logs,
-    CI) a full line is printed every 10 seconds.
-    """
-
-    def __init__(self, label: str, total: int, enabled: bool) -> None:
-        self.label, self.total, self.enabled = label, total, enabled
-        self.stream = sys.stderr
-        self.tty = enabled and self.stream.isatty()
-        self.interval = 0.5 if self.tty else 10.0
-        self.start = self.last = time.monotonic()
-
-    def update(self, done: int, counts: str = '', force: bool = False) -> None:
-        now = time.monotonic()
-        if not self.enabled or (not force and now - self.last < self.interval):
-            return
-        self.last = now
-        rate = done / max(now - self.start, 1e-9)
-        eta = (self.total - done) / rate if rate > 0 else float('inf')
-        eta_text = time.strftime('%H:%M:%S', time.gmtime(eta)) \
-            if math.isfinite(eta) else '--:--:--'
-        pct = 100.0 * done / self.total if self.total else 100.0
-        line = (f'[{self.label}] {done}/{self.total} ({pct:.1f}%) '
-                f'{rate:.1f} img/s ETA {eta_text} {counts}').rstrip()
-        if self.tty:
-            self.stream.write('\r' + line + '\x1b[K')
-        else:
-            self.stream.write(line + '\n')
-        self.stream.flush()
-
-    def finish(self, done: int, counts: str = '') -> None:
-        self.update(done, counts, force=True)
-        if self.tty:
-            self.stream.write('\n')
-            self.stream.flush()
+def _progress(enabled: bool) -> Progress:
+    """rich's progress display on stderr: redrawn in place on a terminal,
+    one final line in logs."""
+    return Progress(
+        TextColumn('[{task.description}]', markup=False),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn('ETA'),
+        TimeRemainingColumn(),
+        TextColumn('{task.fields[counts]}', markup=False),
+        console=Console(stderr=True),
+        disable=not enabled)
 
 
 def _init_worker() -> None:
@@ -93,6 +73,10 @@ def _analyse_all(
         crop_borders: bool = False) -> Tuple[Dict[str, ImageAnalysis], int]:
     """Analyse the images not in the journal, journalling each result.
 
+    The pool is :class:`multiprocessing.Pool` itself, not mmengine's
+    ``track_parallel_progress``: each result must be journalled as it arrives
+    (resume after a kill), and that helper returns only when all are done.
+
     Returns:
         tuple: Analyses of all images keyed by absolute path, and how many
         of them came from the journal.
@@ -107,7 +91,6 @@ def _analyse_all(
         else:
             results[key] = cached
     reused = len(results)
-    bar = _ProgressLine('analyse', len(todo), progress)
     unreadable = 0
     pool = None
     analyse = functools.partial(analyse_image, crop_borders=crop_borders)
@@ -118,16 +101,19 @@ def _analyse_all(
     else:
         analyses = map(analyse, todo)
     try:
-        for done, analysis in enumerate(analyses, start=1):
-            journal.append(analysis)
-            results[analysis.path] = analysis
-            unreadable += not analysis.readable
-            bar.update(done, f'(reused {reused}, unreadable {unreadable})')
+        with _progress(progress) as bar:
+            counts = '(reused {}, unreadable {})'.format
+            task = bar.add_task(
+                'analyse', total=len(todo), counts=counts(reused, 0))
+            for analysis in analyses:
+                journal.append(analysis)
+                results[analysis.path] = analysis
+                unreadable += not analysis.readable
+                bar.update(task, advance=1, counts=counts(reused, unreadable))
     finally:
         if pool is not None:
             pool.terminate()
             pool.join()
-    bar.finish(len(todo), f'(reused {reused}, unreadable {unreadable})')
     return results, reused
 
 
@@ -240,6 +226,13 @@ class CurationResult:
         return [d for d in self.decisions if d.kept]
 
 
+def _no_images(inputs: Sequence[str], what: str) -> ValueError:
+    """The error of a run that found no image in ``inputs``."""
+    return ValueError(
+        f'no image files ({" ".join(IMAGE_SUFFIXES)}, any case, searched '
+        f'recursively) in {", ".join(inputs)}: give as RAW_DIR {what}')
+
+
 def _say(verbose: bool, message: str) -> None:
     if verbose:
         print(message, file=sys.stderr, flush=True)
@@ -300,14 +293,21 @@ def curate(raw_dirs: Sequence[str],
         raise ValueError('give at least one raw folder')
     start = time.monotonic()
     out_abs = os.path.abspath(out_dir)
-    os.makedirs(out_abs, exist_ok=True)
     images = find_images(raw_dirs, exclude_dirs=[out_abs])
+    found = {image.image_id.split('/')[0] for image in images}
+    if not found:
+        raise _no_images(raw_dirs, 'the folders that hold the raw images')
+    warnings = [
+        f'no image files in {folder}'
+        for folder, label in zip(raw_dirs, source_labels(raw_dirs))
+        if label not in found
+    ]
+    os.makedirs(out_abs, exist_ok=True)
     _say(
         verbose, f'[curate] {len(images)} image files in '
         f'{len(raw_dirs)} folder(s)')
     journal = AnalysisJournal(
         os.path.join(out_abs, JOURNAL_NAME), resume, crop_borders)
-    warnings = []
     if resume and journal.discarded:
         warnings.append('the journal was written by another version and '
                         'was discarded; every image is analysed again')
@@ -325,15 +325,15 @@ def curate(raw_dirs: Sequence[str],
                               min_similarity)
 
     kept = [d for d in decisions if d.kept]
-    bar = _ProgressLine(transfer or 'list', len(kept), verbose
-                        and transfer is not None)
     fallbacks = cropped = 0
-    for done, decision in enumerate(kept, start=1):
-        if transfer is None:
-            decision.manifest_entry = os.path.relpath(
-                os.path.abspath(decision.image.path),
-                out_abs).replace(os.sep, '/')
-        else:
+    with _progress(verbose and transfer is not None) as bar:
+        task = bar.add_task(transfer or 'list', total=len(kept), counts='')
+        for decision in kept:
+            if transfer is None:
+                decision.manifest_entry = os.path.relpath(
+                    os.path.abspath(decision.image.path),
+                    out_abs).replace(os.sep, '/')
+                continue
             decision.manifest_entry = f'{IMAGES_DIR}/{decision.image.image_id}'
             dst = os.path.join(out_abs, decision.manifest_entry)
             crop = decision.analysis.crop
@@ -343,8 +343,7 @@ def curate(raw_dirs: Sequence[str],
             else:
                 used = _place(decision.image.path, dst, transfer)
                 fallbacks += used != transfer
-            bar.update(done)
-    bar.finish(len(kept))
+            bar.update(task, advance=1)
     if fallbacks:
         warnings.append(f'{fallbacks} file(s) could not be hard-linked '
                         '(another file system?) and were symbolic-linked')
@@ -410,12 +409,14 @@ def dataset_statistics(inputs: Sequence[str],
         dict: :func:`compute_statistics` output.
     """
     out_abs = os.path.abspath(out_dir)
-    os.makedirs(out_abs, exist_ok=True)
     folders = [p for p in inputs if os.path.isdir(p)]
     images = find_images(folders) if folders else []
     for path in inputs:
         if not os.path.isdir(path):
             images += read_manifest_images(path, data_root)
+    if not images:
+        raise _no_images(inputs, 'folders that hold images or manifests')
+    os.makedirs(out_abs, exist_ok=True)
     journal = AnalysisJournal(os.path.join(out_abs, JOURNAL_NAME), resume)
     try:
         analyses, _ = _analyse_all(images, journal, workers, verbose)
