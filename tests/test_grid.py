@@ -3,9 +3,8 @@ import cv2
 import numpy as np
 import pytest
 
-from infmae_mm.visualization import (colorize_labels, draw_boxes, grid_layout,
-                                     make_grid, overlay_mask, save_grid,
-                                     to_bgr_uint8)
+from infmae_mm.visualization import (grid_layout, make_grid, overlay_mask,
+                                     save_grid, to_bgr_uint8)
 
 
 def _cells(n_rows, n_cols, h=32, w=48):
@@ -119,13 +118,13 @@ def test_default_cell_size_is_largest_and_tiny_masks_stay_crisp():
 
 def test_ragged_rows_none_cells_and_background():
     a = np.zeros((8, 8), np.uint8)
-    grid = make_grid([[a, a, a], [a], [None, a]], pad=1, background=(0, 0, 9))
+    grid = make_grid([[a, a, a], [a], [None, a]], pad=1, background=9)
     assert grid.shape == (1 + 3 * 9, 1 + 3 * 9, 3)
     lay = grid_layout([[a, a, a], [a], [None, a]], pad=1)
     x, y = lay['cells'][1][2]
-    assert (grid[y:y + 8, x:x + 8] == (0, 0, 9)).all()
+    assert (grid[y:y + 8, x:x + 8] == 9).all()
     x, y = lay['cells'][2][0]
-    assert (grid[y:y + 8, x:x + 8] == (0, 0, 9)).all()
+    assert (grid[y:y + 8, x:x + 8] == 9).all()
 
 
 def test_bad_arguments():
@@ -154,26 +153,20 @@ def test_overlay_mask_with_patch_mask():
         overlay_mask(gray, np.zeros((2, 2, 2)))
 
 
-def test_colorize_labels_and_draw_boxes():
-    lab = np.array([[0, 1], [2, 255]], np.uint8)
-    pal = [(0, 0, 0), (10, 20, 30), (40, 50, 60)]
-    col = colorize_labels(lab, pal)
-    assert col.shape == (2, 2, 3)
-    assert tuple(col[0, 1]) == (10, 20, 30)
-    assert tuple(col[1, 1]) == (255, 255, 255)
-    img = np.zeros((50, 60), np.uint8)
-    out = draw_boxes(
-        img, [(5, 10, 40, 45, 'car')],
-        labels=['car'],
-        colors=[(0, 255, 0)],
-        thickness=1)
-    assert tuple(out[10, 20]) == (0, 255, 0)
-    assert tuple(out[30, 20]) == (0, 0, 0)
-
-
 def test_save_grid_writes_same_picture(tmp_path):
     rows = _cells(2, 2)
     p = tmp_path / 'vis' / 'grid.png'
     grid = save_grid(p, rows, col_titles=['a', 'b'], row_titles=['r0', 'r1'])
     back = cv2.imread(str(p), cv2.IMREAD_COLOR)
     np.testing.assert_array_equal(back, grid)
+
+
+@pytest.mark.parametrize('pad', [0, 3])
+def test_a_single_cell_keeps_its_padding(pad):
+    cell = np.full((5, 7), 40, np.uint8)
+    grid = make_grid([[cell]], col_titles=['t'], pad=pad, background=200)
+    lay = grid_layout([[cell]], ['t'], pad=pad)
+    assert grid.shape == lay['shape']
+    x, y = lay['cells'][0][0]
+    assert (grid[y:y + 5, x:x + 7] == 40).all()
+    assert (grid[y + 5:] == 200).all() and (grid[:, x + 7:] == 200).all()

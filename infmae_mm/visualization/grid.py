@@ -1,13 +1,13 @@
-"""Small, generic picture-grid helpers built on OpenCV.
+"""A titled picture grid: torchvision tiles the cells, OpenCV draws titles.
 
 :func:`make_grid` tiles images (gray, single- or three-channel, uint8 or
-float in [0, 1]) into one BGR uint8 picture with optional column titles
-above and row titles to the left. :func:`overlay_mask` tints the masked
-patches of an image (e.g. an InfMAE information-aware mask, 1 = masked),
-:func:`colorize_labels` turns a label map into colours and :func:`draw_boxes`
-draws detection boxes. :func:`save_grid` writes a grid atomically.
-
-Only numpy, OpenCV and the standard library are used.
+float in [0, 1]) with :func:`torchvision.utils.make_grid` into one BGR uint8
+picture, with optional column titles above and row titles to the left;
+:func:`save_grid` writes it atomically. :func:`overlay_mask` tints the masked
+patches of an image (e.g. an InfMAE information-aware mask, 1 = masked) with
+mmengine's :meth:`Visualizer.draw_binary_masks`. The title bands stay
+in-house: neither torchvision's grid nor mmengine's ``Visualizer`` lays out
+titles fitted to a column or row.
 """
 from __future__ import annotations
 import os
@@ -15,6 +15,9 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
+import torch
+import torchvision
+from mmengine.visualization import Visualizer
 
 from ..utils.io import atomic_imwrite
 
@@ -23,8 +26,6 @@ __all__ = [
     'grid_layout',
     'make_grid',
     'overlay_mask',
-    'colorize_labels',
-    'draw_boxes',
     'save_grid',
 ]
 
@@ -258,7 +259,7 @@ def make_grid(rows: Sequence[Sequence[Cell]],
               row_titles: Optional[Sequence[str]] = None,
               cell_size: Optional[Tuple[int, int]] = None,
               pad: int = 4,
-              background: Union[int, Color] = 255,
+              background: int = 255,
               interpolation: Union[str, int] = 'auto',
               text_color: Optional[Color] = None) -> np.ndarray:
     """Tile images into one titled BGR picture.
@@ -274,7 +275,7 @@ def make_grid(rows: Sequence[Sequence[Cell]],
         cell_size: ``(H, W)`` every cell is resized to; ``None`` uses the
             largest height and width over all cells.
         pad: Gap in pixels between and around cells.
-        background: Gray level or BGR colour of the canvas.
+        background: Gray level of the canvas (torchvision's ``pad_value``).
         interpolation: ``'auto'`` (nearest when enlarging at least 2x, so
             tiny masks stay blocky; area when shrinking; linear otherwise),
             ``'nearest'``, ``'linear'``, ``'area'``, ``'cubic'`` or an OpenCV
@@ -290,19 +291,27 @@ def make_grid(rows: Sequence[Sequence[Cell]],
     lay = grid_layout(rows, col_titles, row_titles, cell_size, pad)
     H, W, _ = lay['shape']
     ch, cw = lay['cell_size']
-    bg = (background, ) * 3 if np.isscalar(background) else tuple(background)
-    bg = tuple(int(v) for v in bg)
-    canvas = np.empty((H, W, 3), np.uint8)
-    canvas[:] = bg
+    bg = int(background)
     if text_color is None:
-        text_color = (0, 0, 0) if sum(bg) / 3.0 >= 128 else (255, 255, 255)
+        text_color = (0, 0, 0) if bg >= 128 else (255, 255, 255)
+    n_cols = lay['n_cols']
+    cells = torch.full((lay['n_rows'] * n_cols, 3, ch, cw),
+                       bg,
+                       dtype=torch.uint8)
     for i, row in enumerate(rows):
         for j, cell in enumerate(row):
-            if cell is None:
-                continue
-            x, y = lay['cells'][i][j]
-            canvas[y:y + ch, x:x + cw] = _resize(
-                to_bgr_uint8(cell), (ch, cw), interpolation)
+            if cell is not None:
+                cells[i * n_cols + j] = torch.from_numpy(
+                    _resize(to_bgr_uint8(cell), (ch, cw),
+                            interpolation)).permute(2, 0, 1)
+    tiled = torchvision.utils.make_grid(
+        cells, nrow=n_cols, padding=pad, pad_value=bg)
+    canvas = np.full((H, W, 3), bg, np.uint8)
+    # torchvision returns a single cell without its padding.
+    x, y = (lay['x0'], lay['y0']) if len(cells) == 1 else (lay['x0'] - pad,
+                                                           lay['y0'] - pad)
+    canvas[y:y + tiled.shape[1],
+           x:x + tiled.shape[2]] = tiled.permute(1, 2, 0).numpy()
     scale = lay['font_scale']
     if col_titles is not None:
         for j, title in enumerate(col_titles):
@@ -329,9 +338,9 @@ def overlay_mask(gray: np.ndarray,
             or float in [0, 1]).
         mask: (h, w) mask, 1 (or True) where masked; a coarser mask such as a
             per-patch IAM mask (e.g. 14 x 14) is enlarged with nearest
-            neighbour to the image size. Fractional values blend partially.
+            neighbour to the image size.
         color: BGR tint.
-        alpha: Opacity of the tint on fully masked pixels.
+        alpha: Opacity of the tint on masked pixels.
 
     Returns:
         np.ndarray: (H, W, 3) uint8 BGR image.
@@ -343,88 +352,12 @@ def overlay_mask(gray: np.ndarray,
         m = m[:, :, 0]
     if m.ndim != 2:
         raise ValueError(f'mask must be 2-D, got shape {m.shape}')
-    m = np.clip(m.astype(np.float32), 0.0, 1.0)
-    if m.shape != (h, w):
-        m = cv2.resize(m, (w, h), interpolation=cv2.INTER_NEAREST)
-    wgt = (float(alpha) * m)[:, :, None]
-    tint = np.asarray(color, np.float32).reshape(1, 1, 3)
-    out = img.astype(np.float32) * (1.0 - wgt) + tint * wgt
-    return (out + 0.5).astype(np.uint8)
-
-
-def colorize_labels(
-    label: np.ndarray,
-    palette: Optional[Sequence[Color]] = None,
-    ignore_index: Optional[int] = 255,
-    ignore_color: Color = (255, 255, 255)
-) -> np.ndarray:
-    """Map an integer label map to BGR colours.
-
-    Args:
-        label: (H, W) integer class ids.
-        palette: BGR colour per class; default a fixed, distinct palette.
-        ignore_index: Label value drawn in ``ignore_color`` (``None``: none).
-        ignore_color: Colour for ``ignore_index``.
-
-    Returns:
-        np.ndarray: (H, W, 3) uint8.
-    """
-    lab = np.asarray(label)
-    if lab.ndim != 2:
-        raise ValueError(f'label must be 2-D, got shape {lab.shape}')
-    lab = lab.astype(np.int64)
-    n = int(lab.max()) + 1 if lab.size else 1
-    if ignore_index is not None:
-        n = max(n, int(ignore_index) + 1)
-    if palette is None:
-        gen = np.random.default_rng(12345)
-        pal = gen.integers(40, 256, size=(max(n, 1), 3)).astype(np.uint8)
-        pal[0] = 0
-    else:
-        pal = np.zeros((max(n, len(palette)), 3), np.uint8)
-        pal[:len(palette)] = np.asarray(palette, np.uint8).reshape(-1, 3)
-    if ignore_index is not None and ignore_index < len(pal):
-        pal[ignore_index] = ignore_color
-    return pal[np.clip(lab, 0, len(pal) - 1)]
-
-
-def draw_boxes(img: np.ndarray,
-               boxes: Sequence[Sequence[float]],
-               labels: Optional[Sequence[str]] = None,
-               colors: Union[Color, Sequence[Color], None] = None,
-               thickness: int = 2,
-               font_scale: float = 0.45) -> np.ndarray:
-    """Draw boxes ``(x1, y1, x2, y2)`` (and optional labels) on a copy.
-
-    Args:
-        img: Image as accepted by :func:`to_bgr_uint8`.
-        boxes: Boxes in pixel coordinates; extra trailing values are ignored.
-        labels: Optional text per box (e.g. ``'car 0.93'``).
-        colors: One BGR colour for all boxes or one per box; default green.
-        thickness: Line thickness.
-        font_scale: Label font scale.
-
-    Returns:
-        np.ndarray: (H, W, 3) uint8 BGR image.
-    """
-    out = to_bgr_uint8(img).copy()
-    if colors is None:
-        colors = (0, 255, 0)
-    per_box = (len(colors) > 0 and not np.isscalar(colors[0]))
-    for k, b in enumerate(boxes):
-        c = tuple(int(v) for v in (colors[k] if per_box else colors))
-        x1, y1, x2, y2 = (int(round(float(v))) for v in list(b)[:4])
-        cv2.rectangle(out, (x1, y1), (x2, y2), c, thickness)
-        if labels is not None and labels[k]:
-            (tw,
-             th), base = cv2.getTextSize(str(labels[k]), _FONT, font_scale, 1)
-            ty = y1 - 2 if y1 - th - base - 2 >= 0 else y1 + th + 2
-            cv2.rectangle(out, (x1, ty - th - 2), (x1 + tw + 2, ty + base), c,
-                          -1)
-            txt = (0, 0, 0) if sum(c) > 380 else (255, 255, 255)
-            cv2.putText(out, str(labels[k]), (x1 + 1, ty), _FONT, font_scale,
-                        txt, 1, cv2.LINE_AA)
-    return out
+    m = cv2.resize(
+        (m > 0).astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST)
+    visualizer = Visualizer(image=img[..., ::-1])  # it draws in RGB
+    visualizer.draw_binary_masks(
+        m.astype(bool), colors=tuple(color[::-1]), alphas=float(alpha))
+    return np.ascontiguousarray(visualizer.get_image()[..., ::-1])
 
 
 def save_grid(path: Union[str, 'os.PathLike[str]'],
@@ -433,7 +366,7 @@ def save_grid(path: Union[str, 'os.PathLike[str]'],
               row_titles: Optional[Sequence[str]] = None,
               cell_size: Optional[Tuple[int, int]] = None,
               pad: int = 4,
-              background: Union[int, Color] = 255,
+              background: int = 255,
               **kwargs) -> np.ndarray:
     """Build a grid with :func:`make_grid` and write it atomically.
 
@@ -444,7 +377,7 @@ def save_grid(path: Union[str, 'os.PathLike[str]'],
         row_titles: Row titles.
         cell_size: Common cell size ``(H, W)``.
         pad: Gap between cells.
-        background: Canvas colour.
+        background: Canvas gray level.
         **kwargs: Further :func:`make_grid` arguments.
 
     Returns:
