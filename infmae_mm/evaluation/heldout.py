@@ -6,8 +6,9 @@ images the same way: files found under folders (sorted, or a seeded random
 pick), loaded with the config's thermal loader, cut to the model's input
 (full frames centre-cropped to multiples of 16, or a centre square), given
 the config's IAM masks and normalised by the model's data preprocessor.
+Their command line is in ``eval_reconstruction.py``; the scores are
+:class:`~infmae_mm.evaluation.ReconstructionMetric`'s, as in validation.
 """
-import argparse
 import logging
 import os
 import os.path as osp
@@ -16,7 +17,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS, TRANSFORMS
@@ -249,60 +250,6 @@ def pack_batch(model: torch.nn.Module,
         samples.append(sample)
     return model.data_preprocessor(
         dict(inputs=torch.stack(inputs), data_samples=samples))
-
-
-def add_heldout_arguments(parser: argparse.ArgumentParser,
-                          default_num: Optional[int]) -> None:
-    """The arguments the held-out tools share: CONFIG, CHECKPOINT,
-    ``--images``, ``--num``, ``--random``, ``--seed``, ``--size``,
-    ``--device`` and ``--cfg-options``."""
-    parser.add_argument('config')
-    parser.add_argument(
-        'checkpoint',
-        help="checkpoint, or 'none' for freshly initialised weights")
-    parser.add_argument(
-        '--images', nargs='+', required=True, help='image files or folders')
-    parser.add_argument(
-        '--num',
-        type=int,
-        default=default_num,
-        help='how many images (default: '
-        f'{"all" if default_num is None else default_num})')
-    parser.add_argument(
-        '--random',
-        action='store_true',
-        help='pick --num images at random (with --seed) instead of the '
-        'first ones in sorted order')
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument(
-        '--size',
-        default='224',
-        help='square side (a multiple of 16; short side resized, centre '
-        "crop) or 'full' (whole frames centre-cropped to multiples of 16)")
-    parser.add_argument('--device', default='cpu')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, as for the training tools')
-
-
-def parse_heldout_args(
-        parser: argparse.ArgumentParser,
-        argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    """Parse, checking ``--size``."""
-    args = parser.parse_args(argv)
-    if args.size != 'full' and not args.size.isdigit():
-        parser.error(f"--size must be an integer or 'full', got {args.size}")
-    return args
-
-
-def load_config(args: argparse.Namespace) -> Config:
-    """``args.config`` with ``args.cfg_options`` merged."""
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    return cfg
 
 
 def reconstruct_images(

@@ -13,6 +13,10 @@ OpenCV's inpainting of the masked pixels. The JSON (written atomically) holds
 the averages and the per-image numbers. Numbers are comparable across
 checkpoints and runs for the same images, size and config.
 
+The arguments shared with ``tools/visualization/show_reconstruction.py``
+are defined here (``add_heldout_arguments``); the scores are
+``ReconstructionMetric``'s, the validation metric.
+
 Works for every pre-training algorithm that reconstructs pixels (InfMAE and
 its variants); for one that does not (UNIP distils attention) it says so and
 exits with status 0 without measuring.
@@ -20,19 +24,73 @@ exits with status 0 without measuring.
 import argparse
 import json
 import sys
-from typing import List
+from typing import List, Optional, Sequence
 
 import torch
+from mmengine.config import Config, DictAction
 
-from infmae_mm.evaluation import FILLS, record_scores, summarize, summary_table
-from infmae_mm.evaluation.heldout import (add_heldout_arguments, build_model,
-                                          find_images, load_config,
-                                          masking_label, parse_heldout_args,
-                                          reconstruct_images)
+from infmae_mm.evaluation import (FILLS, ReconstructionMetric, summarize,
+                                  summary_table)
+from infmae_mm.evaluation.heldout import (build_model, find_images,
+                                          masking_label, reconstruct_images)
 from infmae_mm.models.selfsup.reconstruction_predict import \
     ReconstructionPredictMixin
 from infmae_mm.utils.checkpoint import CheckpointMismatchError
 from infmae_mm.utils.io import atomic_write_text
+
+
+def add_heldout_arguments(parser: argparse.ArgumentParser,
+                          default_num: Optional[int]) -> None:
+    """The arguments the held-out tools share: CONFIG, CHECKPOINT,
+    ``--images``, ``--num``, ``--random``, ``--seed``, ``--size``,
+    ``--device`` and ``--cfg-options``."""
+    parser.add_argument('config')
+    parser.add_argument(
+        'checkpoint',
+        help="checkpoint, or 'none' for freshly initialised weights")
+    parser.add_argument(
+        '--images', nargs='+', required=True, help='image files or folders')
+    parser.add_argument(
+        '--num',
+        type=int,
+        default=default_num,
+        help='how many images (default: '
+        f'{"all" if default_num is None else default_num})')
+    parser.add_argument(
+        '--random',
+        action='store_true',
+        help='pick --num images at random (with --seed) instead of the '
+        'first ones in sorted order')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument(
+        '--size',
+        default='224',
+        help='square side (a multiple of 16; short side resized, centre '
+        "crop) or 'full' (whole frames centre-cropped to multiples of 16)")
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, as for the training tools')
+
+
+def parse_heldout_args(
+        parser: argparse.ArgumentParser,
+        argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """Parse, checking ``--size``."""
+    args = parser.parse_args(argv)
+    if args.size != 'full' and not args.size.isdigit():
+        parser.error(f"--size must be an integer or 'full', got {args.size}")
+    return args
+
+
+def load_config(args: argparse.Namespace) -> Config:
+    """``args.config`` with ``args.cfg_options`` merged."""
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    return cfg
 
 
 def parse_args(argv: List[str] = None) -> argparse.Namespace:
@@ -67,13 +125,15 @@ def main(argv: List[str] = None) -> int:
                                         args.batch_size, args.device)
     except (FileNotFoundError, ValueError) as err:
         sys.exit(str(err))
+    # Scored as the validation loop scores them (its table is printed
+    # below, with the masking).
+    metric = ReconstructionMetric()
+    metric.process(None, [dict(reconstruction=r) for r in records])
+    metrics = summarize(metric.results)
     per_image = [
-        dict(path=path, **record_scores(record))
-        for path, record in zip(paths, records)
+        dict(path=path, **scores)
+        for path, scores in zip(paths, metric.results)
     ]
-    metrics = summarize([{k: v
-                          for k, v in r.items() if k != 'path'}
-                         for r in per_image])
     label = masking_label(cfg, model)
     size = 'full frames' if args.size == 'full' else \
         f'{args.size}x{args.size}'

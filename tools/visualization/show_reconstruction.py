@@ -21,6 +21,8 @@ sees: the full image or only the visible patches).
 ``--size N`` resizes the short side to N and takes the centre square.
 """
 import argparse
+import importlib.util
+import os.path as osp
 import sys
 from typing import List
 
@@ -28,10 +30,8 @@ import numpy as np
 import torch
 
 from infmae_mm.evaluation import FILLS, image_scores, psnr
-from infmae_mm.evaluation.heldout import (add_heldout_arguments, build_model,
-                                          find_images, load_config,
-                                          masking_label, parse_heldout_args,
-                                          reconstruct_images)
+from infmae_mm.evaluation.heldout import (build_model, find_images,
+                                          masking_label, reconstruct_images)
 from infmae_mm.evaluation.reconstruction import inpaint_fill
 from infmae_mm.models.selfsup.reconstruction_predict import \
     ReconstructionPredictMixin
@@ -43,16 +43,31 @@ FILL_LABELS = dict(
     visible_mean='vis. mean', row_mean='row mean', inpaint='inpaint')
 
 
+def _eval_tool():
+    """``tools/analysis_tools/eval_reconstruction.py``, whose held-out
+    arguments this tool shares."""
+    path = osp.join(
+        osp.dirname(osp.dirname(osp.abspath(__file__))), 'analysis_tools',
+        'eval_reconstruction.py')
+    spec = importlib.util.spec_from_file_location('eval_reconstruction', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+EVAL_TOOL = _eval_tool()
+
+
 def parse_args(argv: List[str] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    add_heldout_arguments(parser, default_num=6)
+    EVAL_TOOL.add_heldout_arguments(parser, default_num=6)
     parser.add_argument(
         '--masks',
         choices=('iam', 'random'),
         default='iam',
         help='draw the configured masks or the seeded random ones')
     parser.add_argument('--out', default='reconstruction.png')
-    return parse_heldout_args(parser, argv)
+    return EVAL_TOOL.parse_heldout_args(parser, argv)
 
 
 def to_uint8(gray: np.ndarray) -> np.ndarray:
@@ -68,7 +83,7 @@ def masked_only(pred: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 def main(argv: List[str] = None) -> int:
     args = parse_args(argv)
-    cfg = load_config(args)
+    cfg = EVAL_TOOL.load_config(args)
     try:
         model = build_model(cfg, args.checkpoint, args.device)
     except CheckpointMismatchError as err:
