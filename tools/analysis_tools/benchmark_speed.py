@@ -40,7 +40,9 @@ fits when memory runs out):
   Mask R-CNN keeps ``max_per_img`` (100) detections for every model
   (``score_thr=0``) so that the mask head does the same work.
 
-Every timing is the median of ``--repeats`` runs after warm-up, each case in
+Every timing is the median of ``--repeats`` runs after warm-up (the short
+``iam`` and matmul-rate timings: ``torch.utils.benchmark``'s
+``blocked_autorange``, 0.2 s of calls per repeat), each case in
 a fresh subprocess so that its peak memory is its own and a crash (out of
 memory, an abort) fails only that case; a failed or skipped case is reported
 with its reason. ``--budget-s`` skips the cases that would start after the
@@ -187,6 +189,13 @@ def _sync():
 
 
 def _timed(fn: Callable, warmup: int, repeats: int) -> List[float]:
+    """Seconds of each of ``repeats`` calls after ``warmup`` calls.
+
+    Not torch.utils.benchmark: these are a few expensive calls whose every
+    time is recorded, with exact warm-up counts (an interleaved worker times
+    exactly one step per round), and its ``Timer.timeit`` adds at least two
+    warm-up calls per measurement and reports only their mean.
+    """
     for _ in range(warmup):
         fn()
     times = []
@@ -197,6 +206,21 @@ def _timed(fn: Callable, warmup: int, repeats: int) -> List[float]:
         _sync()
         times.append(time.perf_counter() - start)
     return times
+
+
+def _median_seconds(fn: Callable,
+                    repeats: int,
+                    num_threads: Optional[int] = None) -> float:
+    """Median seconds of a short ``fn()`` by ``torch.utils.benchmark``
+    (warm-up, CUDA synchronisation, blocks of calls for 0.2 s per repeat) on
+    ``num_threads`` threads (default: the process's)."""
+    import torch
+    from torch.utils.benchmark import Timer
+    timer = Timer(
+        'fn()',
+        globals=dict(fn=fn),
+        num_threads=num_threads or torch.get_num_threads())
+    return timer.blocked_autorange(min_run_time=0.2 * max(repeats, 1)).median
 
 
 def _warmup() -> int:
@@ -498,17 +522,16 @@ def work_iam_share(batch: int, repeats: int) -> dict:
     # Timed as it runs: in dataloader workers, which PyTorch keeps
     # single-threaded (a transform in the main process with num_workers=0
     # competes with the training threads instead).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    pipeline = _timed(lambda: [transform(dict(img=i)) for i in images], 2,
-                      repeats)
-    torch.set_num_threads(threads)
+    pipeline = _median_seconds(
+        lambda: [transform(dict(img=i)) for i in images],
+        repeats,
+        num_threads=1)
     model = MODELS.build(Config.fromfile(OFFICIAL).model).to(_device())
     x = torch.randn(batch, 3, 224, 224, device=_device())
-    in_model = _timed(lambda: model.mask_generator(x), 2, repeats)
+    in_model = _median_seconds(lambda: model.mask_generator(x), repeats)
     return dict(
-        pipeline_seconds_per_batch=statistics.median(pipeline),
-        in_model_seconds_per_batch=statistics.median(in_model))
+        pipeline_seconds_per_batch=pipeline,
+        in_model_seconds_per_batch=in_model)
 
 
 def _backbone(kind: str, size):
@@ -644,9 +667,8 @@ def work_matmul_peak(repeats: int, amp: Optional[str] = None) -> dict:
     gen = torch.Generator(device=_device()).manual_seed(0)
     a = torch.randn(n, n, device=_device(), dtype=dtype, generator=gen)
     b = torch.randn(n, n, device=_device(), dtype=dtype, generator=gen)
-    times = _timed(lambda: a @ b, 3, max(repeats, 10))
     return dict(
-        flops_per_s=2 * n**3 / statistics.median(times),
+        flops_per_s=2 * n**3 / _median_seconds(lambda: a @ b, repeats),
         n=n,
         dtype=str(dtype).replace('torch.', ''))
 
@@ -668,7 +690,13 @@ class WorkerError(RuntimeError):
 
 class StepServer:
     """A persistent ``train_step_server`` worker process and its line protocol
-    (``work_train_step_server``)."""
+    (``work_train_step_server``).
+
+    Not a ``multiprocessing`` or ``concurrent.futures`` pool: each worker
+    needs its own environment at exec (threads, glibc's ``MALLOC_*``, which
+    the C library reads at start), a hung one must be killed alone, and a
+    crashed one reported with its stderr tail; those pools do none of this.
+    """
 
     def __init__(self, cmd: List[str], env: dict):
         # stderr to a file (no pipe to fill and block the worker); stdout
