@@ -43,8 +43,8 @@ JOURNAL_NAME = 'curation_state.jsonl'
 
 
 def _progress(enabled: bool) -> Progress:
-    """rich's progress display on stderr: redrawn in place on a terminal,
-    one final line in logs."""
+    """Rich's progress display on stderr: redrawn in place on a terminal, one
+    final line in logs."""
     return Progress(
         TextColumn('[{task.description}]', markup=False),
         BarColumn(),

@@ -211,9 +211,11 @@ def _timed(fn: Callable, warmup: int, repeats: int) -> List[float]:
 def _median_seconds(fn: Callable,
                     repeats: int,
                     num_threads: Optional[int] = None) -> float:
-    """Median seconds of a short ``fn()`` by ``torch.utils.benchmark``
-    (warm-up, CUDA synchronisation, blocks of calls for 0.2 s per repeat) on
-    ``num_threads`` threads (default: the process's)."""
+    """Median seconds of a short ``fn()`` by ``torch.utils.benchmark``.
+
+    Warm-up, CUDA synchronisation and blocks of calls for 0.2 s per repeat,
+    on ``num_threads`` threads (default: the process's).
+    """
     import torch
     from torch.utils.benchmark import Timer
     timer = Timer(
