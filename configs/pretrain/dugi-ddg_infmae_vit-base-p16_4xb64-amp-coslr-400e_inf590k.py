@@ -9,8 +9,7 @@ _base_ = './dugi-mae_vit-base-p16-paper_4xb24-amp-coslr-400e_inf590k.py'
 train_dataloader = dict(
     batch_size=64,
     dataset=dict(pipeline=[
-        step if step['type'] != 'IAMMaskGenerator' else dict(
-            type='IAMMaskGenerator', scorer='intensity', stride=4)
+        _base_.iam_mask_generator if step.type == 'IAMMaskGenerator' else step
         for step in _base_.train_pipeline
     ]))
 optim_wrapper = dict(optimizer=dict(lr=1.5e-4 * 256 / 256))

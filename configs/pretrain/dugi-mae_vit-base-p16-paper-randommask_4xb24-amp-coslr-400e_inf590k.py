@@ -4,9 +4,7 @@ _base_ = './dugi-mae_vit-base-p16-paper_4xb24-amp-coslr-400e_inf590k.py'
 
 train_dataloader = dict(
     dataset=dict(pipeline=[
-        step if step['type'] != 'IAMMaskGenerator' else dict(
-            type='IAMMaskGenerator',
-            scorer='random',
-            stride=4,
-            selection='top') for step in _base_.train_pipeline
+        dict(_base_.iam_mask_generator, scorer='random', selection='top'
+             ) if step.type == 'IAMMaskGenerator' else step
+        for step in _base_.train_pipeline
     ]))

@@ -21,12 +21,12 @@ model = dict(
 # InfMAE's pipeline with the entropy masking: keep the 49 highest-entropy
 # patches (ties: lowest index first).
 train_pipeline = [
-    step if step['type'] != 'IAMMaskGenerator' else dict(
-        type='IAMMaskGenerator',
+    dict(
+        _base_.iam_mask_generator,
         scorer='entropy',
-        stride=4,
         selection='top',
-        descending=True) for step in _base_.train_pipeline
+        descending=True) if step.type == 'IAMMaskGenerator' else step
+    for step in _base_.train_pipeline
 ]
 train_dataloader = dict(
     batch_size=24,

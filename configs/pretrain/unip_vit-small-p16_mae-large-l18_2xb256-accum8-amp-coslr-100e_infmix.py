@@ -8,47 +8,25 @@
 _base_ = [
     './_base_/models/unip_vit-small-p16_mae-large-l18.py',
     './_base_/datasets/infmix_bs256_unip.py',
-    'mmpretrain::_base_/default_runtime.py',
-    '../_base_/check_finite_loss.py',
+    './_base_/schedules/adamw-amp-warmup-coslr.py',
 ]
 
 optim_wrapper = dict(
-    type='AmpOptimWrapper',
-    loss_scale='dynamic',
     accumulative_counts=8,
-    optimizer=dict(
-        type='AdamW',
-        lr=1.5e-4 * 4096 / 256,
-        betas=(0.9, 0.95),
-        weight_decay=0.05),
+    optimizer=dict(lr=1.5e-4 * 4096 / 256),
     # timm's param_groups_weight_decay: no decay on norms and biases.
-    constructor='CompactLogOptimWrapperConstructor',
     paramwise_cfg=dict(norm_decay_mult=0., bias_decay_mult=0.))
 
-# 5 of 100 epochs of linear warm-up, then half-cosine to 0; follows
-# train_cfg.max_epochs (a shorter run keeps the same shape).
-param_scheduler = [
-    dict(
-        type='WarmupCosineLR',
-        warmup_fraction=5 / 100,
-        warmup_start_factor=1e-4,
-        eta_min=0.,
-        by_epoch=True,
-        convert_to_iter_based=True)
-]
+# 5 of 100 epochs of linear warm-up, then half-cosine to 0.
+param_scheduler = [dict(_base_.param_scheduler[0], warmup_fraction=5 / 100)]
 
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=100)
-default_hooks = dict(
-    logger=dict(type='LoggerHook', interval=50),
-    checkpoint=dict(
-        type='AtomicCheckpointHook', interval=20, max_keep_ckpts=3))
+train_cfg = dict(max_epochs=100)
+default_hooks = dict(checkpoint=dict(interval=20))
 # The last block's projection, MLP and the final norm receive no gradient
 # (only its attention logits are trained), as in the official DDP setup.
 model_wrapper_cfg = dict(
     type='MMDistributedDataParallel', find_unused_parameters=True)
 
-randomness = dict(seed=0, diff_rank_seed=True)
-resume = True
 # The lr above is for an effective batch of 4096 (accumulation included);
 # scale it by hand for another batch.
 auto_scale_lr = dict(base_batch_size=4096, enable=False)

@@ -9,6 +9,7 @@ _base_ = [
     'mmpretrain::mae/mae_vit-base-p16_8xb512-amp-coslr-400e_in1k.py',
     '../../_base_/check_finite_loss.py',
     '../_base_/models/dugi_ddg.py',
+    '../_base_/datasets/ir_image_folder.py',
 ]
 custom_imports = dict(imports=['infmae_mm'], allow_failed_imports=False)
 
@@ -18,15 +19,10 @@ model = dict(
         mean=[0.425 * 255] * 3, std=[0.200 * 255] * 3, to_rgb=False),
     guidance=_base_.ddg_guidance)
 
+# The pre-training configs' data: thermal images, MAE's crop and flip.
 train_pipeline = [
     dict(type='LoadThermalImage'),
-    dict(
-        type='RandomResizedCrop',
-        scale=224,
-        crop_ratio_range=(0.2, 1.0),
-        backend='pillow',
-        interpolation='bicubic'),
-    dict(type='RandomFlip', prob=0.5),
+    *_base_.mae_crop_flip,
     dict(type='PackInputs'),
 ]
 train_dataloader = dict(
@@ -34,14 +30,11 @@ train_dataloader = dict(
     num_workers=8,
     # Restated: inherited through 'mmpretrain::' it would carry a _scope_
     # key that the runner passes on to the function.
-    collate_fn=dict(_delete_=True, type='default_collate'),
+    collate_fn=dict(_delete_=True, **_base_.pretrain_loader.collate_fn),
     dataset=dict(
+        _base_.ir_image_folder,
         _delete_=True,
-        type='InfraredImageFolder',
         data_root='data/Inf-590K/',
-        data_prefix='',
-        with_label=False,
-        extensions=('.jpg', '.jpeg', '.png', '.bmp', '.pgm', '.tif', '.tiff'),
         pipeline=train_pipeline))
 
 optim_wrapper = dict(

@@ -9,48 +9,33 @@
 # The official mix: 23 infrared sets (InfPre, `<dataset>/thermal/*`), an
 # ImageNet-1K subset (200 per class) and COCO train2017; released as
 # `casiatao/InfMix` on Hugging Face.
-ir_extensions = ('.jpg', '.jpeg', '.png', '.bmp', '.pgm', '.tif', '.tiff')
+_base_ = './ir_image_folder.py'
 
 train_pipeline = [
     dict(type='LoadThermalImage'),
     dict(type='ConvertToGray', to_channels=3),
-    dict(
-        type='RandomResizedCrop',
-        scale=224,
-        crop_ratio_range=(0.2, 1.0),
-        backend='pillow',
-        interpolation='bicubic'),
-    dict(type='RandomFlip', prob=0.5),
+    *_base_.mae_crop_flip,
     dict(type='PackInputs'),
 ]
 
+# What every source shares; each adds its data_root (or ann_file).
+source = dict(
+    type='InfraredImageFolder',
+    extensions=_base_.ir_extensions,
+    pipeline=train_pipeline)
 sources = [
     # the infrared sets (InfPre), one sub-folder each
-    dict(
-        type='InfraredImageFolder',
-        data_root='data/InfMix/InfPre/',
-        extensions=ir_extensions,
-        pipeline=train_pipeline),
+    dict(source, data_root='data/InfMix/InfPre/'),
     # RGB sources, converted to gray by the pipeline
-    dict(
-        type='InfraredImageFolder',
-        data_root='data/InfMix/ImageNet/',
-        extensions=ir_extensions,
-        pipeline=train_pipeline),
-    dict(
-        type='InfraredImageFolder',
-        data_root='data/InfMix/COCO/train2017/',
-        extensions=ir_extensions,
-        pipeline=train_pipeline),
+    dict(source, data_root='data/InfMix/ImageNet/'),
+    dict(source, data_root='data/InfMix/COCO/train2017/'),
 ]
 
 # UNIP draws uniformly from the concatenation (every image once an epoch).
 # For fixed shares per source use the package's SourceWeightedSampler, as
 # configs/pretrain/infmae_vit-base-p16_4xb64-amp-coslr-400e_ir-mixture.py.
 train_dataloader = dict(
+    _base_.pretrain_loader,
     batch_size=256,
     num_workers=10,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    collate_fn=dict(type='default_collate'),
     dataset=dict(type='ConcatDataset', datasets=sources))
