@@ -20,6 +20,11 @@ OFFICIAL_TO_MM: List[Tuple[str, str]] = [
     (r'^(mask_token|decoder_\w+)', r'neck.\1'),
 ]
 
+#: infmae_mm keys of the conv stages' 1x1 convolutions, which infmae_mm
+#: holds as linear maps (channels-last ``Pointwise``): the official
+#: (C_out, C_in, 1, 1) weights become (C_out, C_in).
+POINTWISE = r'^backbone\.blocks[12]\.\d+\.(conv[12]|ffn\.fc[12])\.weight$'
+
 
 def convert_official_state_dict(
         state_dict: Dict[str,
@@ -31,7 +36,8 @@ def convert_official_state_dict(
             InfMAE-B), optionally with a ``module.`` prefix.
 
     Returns:
-        OrderedDict: The same tensors under infmae_mm names.
+        OrderedDict: The same tensors under infmae_mm names, the 1x1
+        convolutions of the conv stages as linear weights (:data:`POINTWISE`).
 
     Raises:
         KeyError: If keys match no rule (listed in the message).
@@ -42,7 +48,10 @@ def convert_official_state_dict(
         key = key[len('module.'):] if key.startswith('module.') else key
         for pattern, replacement in OFFICIAL_TO_MM:
             if re.search(pattern, key):
-                converted[re.sub(pattern, replacement, key, count=1)] = value
+                key = re.sub(pattern, replacement, key, count=1)
+                if re.search(POINTWISE, key) and value.dim() == 4:
+                    value = value.flatten(1)
+                converted[key] = value
                 break
         else:
             unknown.append(key)

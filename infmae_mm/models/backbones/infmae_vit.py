@@ -8,10 +8,11 @@ from mmengine.model import BaseModule
 from infmae_mm.registry import register_in_hosts
 from ..input_statistics import (IMAGENET_MEAN, IMAGENET_STD, affine_channels,
                                 check_input_statistics)
-from ..layers import (ConvPatchEmbed, MaskedConvBlock, RelativePositionBias,
-                      TransformerBlock, gather_tokens, mae_init_,
-                      resize_pos_embed, run_in_windows, sincos_pos_embed_2d,
-                      visible_position_bias, xavier_init_flat_)
+from ..layers import (DENSE, ConvPatchEmbed, DenseLayout, MaskedConvBlock,
+                      RelativePositionBias, TransformerBlock, gather_tokens,
+                      mae_init_, resize_pos_embed, run_in_windows,
+                      sincos_pos_embed_2d, visible_position_bias,
+                      xavier_init_flat_)
 from ..masking import (IAMMask, check_token_grid, refuse_mask_ratio,
                        upsample_token_mask)
 from .finetune import FineTuneMixin
@@ -20,7 +21,7 @@ from .infmae_arch import (ARCH_ZOO, OUT_TYPES, PATCH_SIZES, TOKEN_PATCH,
                           check_modes, check_out_indices, check_out_type,
                           parse_arch)
 from .pretrained import load_pretrained, warn_ignored_pretrained
-from .visible_conv_stages import map_to_blocks, visible_conv_stages
+from .visible_conv_stages import VisibleBlocks, map_to_blocks
 
 # Old import paths of what moved out.
 __all__ = [
@@ -83,7 +84,7 @@ class InfMAEViT(FineTuneMixin, BaseModule):
             attention when ``window_size`` is set. Defaults to (2, 5, 8, 10).
         masked_conv (str): How the masked mode computes the conv stages:
             ``'visible'`` (default) only at visible patches
-            (:mod:`.visible_conv_stages`), about 4x less work at a 75% mask;
+            (:class:`.VisibleBlocks`), about 4x less work at a 75% mask;
             ``'dense'`` over the whole map with masked positions zeroed
             before each mixer, as the official code does. Both give the same
             outputs (the dense one is the reference).
@@ -256,13 +257,33 @@ class InfMAEViT(FineTuneMixin, BaseModule):
         from infmae_mm.deployment.tracing import traced_position_table
         return traced_position_table(self, grid_size)
 
-    def embed_tokens(self, f2: torch.Tensor) -> torch.Tensor:
-        """Stage-3 tokens (B, N, C3) with positions, from F2 (B, C2, h2,
-        w2)."""
-        x = self.patch_embed3(f2)
-        grid = x.shape[2:]
-        x = self.token_proj(x.flatten(2).transpose(1, 2))
-        return x + self.position_table(tuple(grid))
+    def conv_stages(
+        self, x: torch.Tensor, layouts: Sequence = (DENSE, DENSE)
+    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Stages 1-2 and the stage-3 embedding, channels-last.
+
+        The one computation of the conv stages, for a whole map and for the
+        visible blocks alike (the ``layouts`` of the two stages' depthwise
+        mixers say which).
+
+        Args:
+            x (torch.Tensor): (B, H, W, C) images, H and W multiples of 16,
+                or (B * N_vis, 16, 16, C) visible patches.
+            layouts (Sequence): Stage 1 and 2 mixer layouts
+                (:class:`~infmae_mm.models.layers.DenseLayout`,
+                :class:`.VisibleBlocks`). Defaults to unmasked maps.
+
+        Returns:
+            tuple[torch.Tensor]: F1 (B, H/4, W/4, C1), F2 (B, H/8, W/8, C2)
+            and the stage-3 tokens (B, H/16, W/16, C3) without positions.
+        """
+        f1 = self.patch_embed1(x)
+        for block in self.blocks1:
+            f1 = block(f1, layouts[0])
+        f2 = self.patch_embed2(f1)
+        for block in self.blocks2:
+            f2 = block(f2, layouts[1])
+        return f1, f2, self.token_proj(self.patch_embed3(f2))
 
     # --------------------------------------------------------------- forward
     def forward(
@@ -310,7 +331,7 @@ class InfMAEViT(FineTuneMixin, BaseModule):
         check_mask_fits(iam, x, grid, self.window_size)
         ids_keep = iam.ids_keep
         if self.masked_conv == 'visible':
-            f1, f2, tokens = visible_conv_stages(self, x, ids_keep, grid)
+            f1, f2, tokens = self._visible_conv_stages(x, ids_keep, grid)
         else:
             f1, f2, tokens = self._dense_conv_stages(x, iam, grid)
         pos = self.position_table(grid).expand(x.shape[0], -1, -1)
@@ -321,39 +342,48 @@ class InfMAEViT(FineTuneMixin, BaseModule):
             latent = latent + stage_fusion((f1, f2))
         return self.norm(latent), iam.mask, iam.ids_restore
 
+    def _visible_conv_stages(self, x: torch.Tensor, ids_keep: torch.Tensor,
+                             grid: Tuple[int, int]) -> tuple:
+        """:meth:`conv_stages` on the visible patches only.
+
+        Returns:
+            tuple[torch.Tensor]: The visible F1 (B, N_vis, 16, C1) and F2
+            (B, N_vis, 4, C2) blocks (positions raster inside the patch) and
+            the visible stage-3 tokens (B, N_vis, C3) without positions.
+        """
+        B, N = ids_keep.shape
+        sides = (TOKEN_PATCH // PATCH_SIZES[0],
+                 TOKEN_PATCH // (PATCH_SIZES[0] * PATCH_SIZES[1]))
+        patches = map_to_blocks(x, ids_keep,
+                                TOKEN_PATCH).view(B * N, TOKEN_PATCH,
+                                                  TOKEN_PATCH, x.shape[1])
+        f1, f2, tokens = self.conv_stages(
+            patches, [VisibleBlocks(ids_keep, grid, side) for side in sides])
+        return (f1.reshape(B, N, sides[0]**2,
+                           -1), f2.reshape(B, N, sides[1]**2,
+                                           -1), tokens.reshape(B, N, -1))
+
     def _dense_conv_stages(self, x: torch.Tensor, iam: IAMMask,
                            grid: Tuple[int, int]) -> tuple:
         """The official formulation, the reference of the visible path:
 
         whole maps, masked positions zeroed before every depthwise mixer.
-        Returns what :func:`visible_conv_stages` returns: the visible F1
-        (B, N_vis, 16, C1) and F2 (B, N_vis, 4, C2) blocks and the visible
-        stage-3 tokens (B, N_vis, C3) without positions.
+        Returns what :meth:`_visible_conv_stages` returns.
         """
-        visible1 = 1. - upsample_token_mask(iam.mask, grid, 4).to(x.dtype)
-        visible2 = 1. - upsample_token_mask(iam.mask, grid, 2).to(x.dtype)
-        f1 = self.patch_embed1(x)
-        for block in self.blocks1:
-            f1 = block(f1, visible1)
-        f2 = self.patch_embed2(f1)
-        for block in self.blocks2:
-            f2 = block(f2, visible2)
-        tokens = self.token_proj(
-            self.patch_embed3(f2).flatten(2).transpose(1, 2))
-        tokens = gather_tokens(tokens, iam.ids_keep)
-        return (map_to_blocks(f1, iam.ids_keep,
-                              4), map_to_blocks(f2, iam.ids_keep, 2), tokens)
+        layouts = [
+            DenseLayout(1. - upsample_token_mask(iam.mask, grid, side).to(
+                x.dtype).permute(0, 2, 3, 1)) for side in (4, 2)
+        ]
+        f1, f2, tokens = self.conv_stages(x.permute(0, 2, 3, 1), layouts)
+        return (map_to_blocks(f1.permute(0, 3, 1, 2), iam.ids_keep, 4),
+                map_to_blocks(f2.permute(0, 3, 1, 2), iam.ids_keep, 2),
+                gather_tokens(tokens.flatten(1, 2), iam.ids_keep))
 
     def forward_features(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         """Unmasked multi-scale features; see :meth:`forward`."""
-        f1 = self.patch_embed1(x)
-        for block in self.blocks1:
-            f1 = block(f1)
-        f2 = self.patch_embed2(f1)
-        for block in self.blocks2:
-            f2 = block(f2)
-        tokens = self.embed_tokens(f2)
+        f1, f2, tokens = self.conv_stages(x.permute(0, 2, 3, 1))
         grid = (x.shape[2] // TOKEN_PATCH, x.shape[3] // TOKEN_PATCH)
+        tokens = tokens.flatten(1, 2) + self.position_table(grid)
         for i, block in enumerate(self.blocks3):
             ws = None if self._is_global(i) else self.window_size
             bias = None if self.rel_pos_biases is None else \
@@ -362,7 +392,7 @@ class InfMAEViT(FineTuneMixin, BaseModule):
         if self.final_norm:
             tokens = self.norm(tokens)
         f3 = tokens.transpose(1, 2).reshape(x.shape[0], -1, *grid)
-        feats = (f1, f2, f3)
+        feats = (f1.permute(0, 3, 1, 2), f2.permute(0, 3, 1, 2), f3)
         return tuple(self._format_output(feats[i]) for i in self.out_indices)
 
     def _format_output(self, feat: torch.Tensor) -> torch.Tensor:

@@ -1,68 +1,35 @@
-"""InfMAE's conv stages computed only at visible patches (pre-training).
+"""The visible-block layout of InfMAE's conv stages (pre-training).
 
-This module owns the fast masked path of the conv stages. The layer classes
-(:class:`ConvPatchEmbed`, :class:`MaskedConvBlock`, ...) have one ``forward``
-each, the dense computation; here the same parameters are applied to the
-visible patches only, and :func:`visible_conv_stages` runs stages 1-2 and the
-stage-3 embedding of an :class:`InfMAEViT` this way.
+The conv-stage layers (:class:`~infmae_mm.models.layers.ConvPatchEmbed`,
+:class:`~infmae_mm.models.layers.MaskedConvBlock`) are written channels-last
+and run unchanged on a whole map or on its visible blocks; this module owns
+what differs for the blocks: gathering them, and the depthwise mixer.
 
 Every convolution of the conv stages except the depthwise mixer is aligned
 with the 16x16 token patches (1x1, or kernel = stride dividing the patch), so
 a visible token's features depend only on its own pixels and, through the
 5x5 depthwise mixer, on neighbouring *visible* positions (masked positions
-are zeroed right before the mixer). The fast path therefore keeps each stage
-as ``(B, N_vis, P, C)`` "blocks": for each visible token the
-P = side * side positions it covers at that stage (side 4 at stride 4, 2 at
-stride 8), channels last, and computes
-
-* aligned convolutions as one matrix product per block
-  (:func:`aligned_conv_on_blocks`),
-* 1x1 convolutions, LayerNorms and GELUs on the visible positions only,
-* the depthwise mixer on each block with its halo (the border it reads
-  from neighbouring visible blocks, zeros where they are masked;
-  :func:`halo_index`), so no zero-filled map is built and only visible
-  outputs are computed.
+are zeroed right before the mixer). The visible path therefore keeps each
+stage as (B * N_vis, side, side, C) blocks, a batch of small channels-last
+maps: for each visible token the side x side positions it covers at that
+stage (side 16 at the image, 4 at stride 4, 2 at stride 8). The layers run
+on them as on a map, and the depthwise mixer (:class:`VisibleBlocks`)
+convolves each block with its halo (the border it reads from neighbouring
+visible blocks, zeros where they are masked; :func:`halo_index`), so no
+zero-filled map is built and only visible outputs are computed.
 
 This equals the dense formulation (``InfMAEViT(masked_conv='dense')``) at
 every visible position; ``tests/test_visible_path.py`` checks outputs, loss
 and gradients against it.
 """
 import math
-from typing import TYPE_CHECKING, Tuple
+from typing import Dict, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..layers import ConvFFN, ConvPatchEmbed, MaskedConvBlock
 from ..ops import depthwise_weight_grad
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .infmae_vit import InfMAEViT
-
-
-def aligned_conv_on_blocks(blocks: torch.Tensor, side: int,
-                           weight: torch.Tensor,
-                           bias: torch.Tensor) -> torch.Tensor:
-    """Apply a kernel = stride convolution inside each block.
-
-    Args:
-        blocks (torch.Tensor): (B, N, side * side, C_in), positions raster.
-        side (int): Side of a block, a multiple of the kernel.
-        weight (torch.Tensor): (C_out, C_in, k, k) conv weight, stride k.
-        bias (torch.Tensor): (C_out, ) bias.
-
-    Returns:
-        torch.Tensor: (B, N, (side / k) ** 2, C_out), positions raster.
-    """
-    B, N, _, C = blocks.shape
-    k = weight.shape[-1]
-    o = side // k
-    x = blocks.reshape(B, N, o, k, o, k, C).permute(0, 1, 2, 4, 3, 5, 6)
-    x = x.reshape(B, N, o * o, k * k * C)
-    return F.linear(x,
-                    weight.permute(0, 2, 3, 1).reshape(weight.shape[0], -1),
-                    bias)
 
 
 def block_positions(ids_keep: torch.Tensor, grid: Tuple[int, int],
@@ -251,109 +218,34 @@ def halo_depthwise_conv(blocks: torch.Tensor, ids_keep: torch.Tensor,
     return _HaloDepthwiseConv.apply(blocks, index, weight, bias)
 
 
-def visible_depthwise_conv(blocks: torch.Tensor, ids_keep: torch.Tensor,
-                           grid: Tuple[int, int], side: int,
-                           conv: torch.nn.Conv2d) -> torch.Tensor:
-    """Apply a depthwise ``conv`` (odd kernel, 'same' padding) to the map whose
-    visible blocks are ``blocks`` and which is zero elsewhere; return the
-    result at the visible blocks (:func:`halo_depthwise_conv`).
+class VisibleBlocks:
+    """The layout of one conv stage's visible blocks.
+
+    Passed as ``layout`` to :class:`~infmae_mm.models.layers.MaskedConvBlock`
+    whose input is (B * N_vis, side, side, C) visible blocks: its depthwise
+    mixer is the halo convolution (:func:`halo_depthwise_conv`), equal to the
+    mixer of the zero-filled map at the visible blocks. The halo index is
+    computed once per stage (and kernel size) and shared by its blocks.
 
     Args:
-        blocks (torch.Tensor): (B, N_vis, side * side, C).
-        ids_keep (torch.Tensor): (B, N_vis) token ids of the blocks.
-        grid (tuple[int, int]): Token grid (h, w).
-        side (int): Block side.
-        conv (nn.Conv2d): The depthwise convolution (groups = C).
-
-    Returns:
-        torch.Tensor: (B, N_vis, side * side, C).
-    """
-    return halo_depthwise_conv(blocks, ids_keep, grid, side, conv.weight,
-                               conv.bias)
-
-
-def _pointwise(conv: nn.Conv2d) -> torch.Tensor:
-    """A 1x1 conv's weight as a (C_out, C_in) matrix."""
-    return conv.weight.reshape(conv.weight.shape[0], -1)
-
-
-def embed_blocks(embed: ConvPatchEmbed, blocks: torch.Tensor,
-                 side: int) -> torch.Tensor:
-    """:class:`ConvPatchEmbed` inside visible blocks.
-
-    Args:
-        embed (ConvPatchEmbed): The embedding (kernel = stride = patch).
-        blocks (torch.Tensor): (B, N_vis, side * side, C_in).
-        side (int): Block side at the input stride.
-
-    Returns:
-        torch.Tensor: (B, N_vis, (side / patch) ** 2, C_out).
-    """
-    x = aligned_conv_on_blocks(blocks, side, embed.projection.weight,
-                               embed.projection.bias)
-    return embed.act(embed.norm(x))
-
-
-def ffn_on_values(ffn: ConvFFN, x: torch.Tensor) -> torch.Tensor:
-    """:class:`ConvFFN` on (..., C) values (its 1x1 convs as linear maps)."""
-    x = ffn.act(F.linear(x, _pointwise(ffn.fc1), ffn.fc1.bias))
-    return F.linear(x, _pointwise(ffn.fc2), ffn.fc2.bias)
-
-
-def conv_block_on_blocks(block: MaskedConvBlock, x: torch.Tensor,
-                         ids_keep: torch.Tensor, grid: Tuple[int, int],
-                         side: int) -> torch.Tensor:
-    """:class:`MaskedConvBlock` on visible blocks only.
-
-    Equal to ``block(x_map, visible)`` at every visible position; masked
-    positions are never computed.
-
-    Args:
-        block (MaskedConvBlock): The block.
-        x (torch.Tensor): (B, N_vis, side * side, C) visible blocks.
-        ids_keep (torch.Tensor): (B, N_vis) their token ids.
-        grid (tuple[int, int]): Token grid (h, w).
-        side (int): Block side at this stage's stride.
-
-    Returns:
-        torch.Tensor: (B, N_vis, side * side, C).
-    """
-    y = F.linear(block.norm1(x), _pointwise(block.conv1), block.conv1.bias)
-    y = visible_depthwise_conv(y, ids_keep, grid, side, block.dwconv)
-    x = x + block.drop_path(
-        F.linear(y, _pointwise(block.conv2), block.conv2.bias))
-    return x + block.drop_path(ffn_on_values(block.ffn, block.norm2(x)))
-
-
-def visible_conv_stages(
-        encoder: 'InfMAEViT', x: torch.Tensor, ids_keep: torch.Tensor,
-        grid: Tuple[int,
-                    int]) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Stages 1-2 and the stage-3 embedding at the visible patches.
-
-    Args:
-        encoder (InfMAEViT): Holds the parameters (``patch_embed1-3``,
-            ``blocks1-2``, ``token_proj``).
-        x (torch.Tensor): (B, C, H, W) images, H = 16 h and W = 16 w.
         ids_keep (torch.Tensor): (B, N_vis) visible token ids.
         grid (tuple[int, int]): Token grid (h, w).
-
-    Returns:
-        tuple[torch.Tensor]: F1 blocks (B, N_vis, 16, C1), F2 blocks
-        (B, N_vis, 4, C2) and the visible stage-3 tokens (B, N_vis, C3)
-        without positions.
+        side (int): Block side at this stage's stride.
     """
-    patch = encoder.patch_embed1.patch_size * \
-        encoder.patch_embed2.patch_size * encoder.patch_embed3.patch_size
-    side1 = patch // encoder.patch_embed1.patch_size
-    side2 = side1 // encoder.patch_embed2.patch_size
-    f1 = embed_blocks(encoder.patch_embed1, map_to_blocks(x, ids_keep, patch),
-                      patch)
-    for block in encoder.blocks1:
-        f1 = conv_block_on_blocks(block, f1, ids_keep, grid, side1)
-    f2 = embed_blocks(encoder.patch_embed2, f1, side1)
-    for block in encoder.blocks2:
-        f2 = conv_block_on_blocks(block, f2, ids_keep, grid, side2)
-    tokens = encoder.token_proj(
-        embed_blocks(encoder.patch_embed3, f2, side2)[:, :, 0])
-    return f1, f2, tokens
+
+    def __init__(self, ids_keep: torch.Tensor, grid: Tuple[int, int],
+                 side: int) -> None:
+        self.ids_keep, self.grid, self.side = ids_keep, grid, side
+        self._index: Dict[int, torch.Tensor] = {}
+
+    def depthwise(self, x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
+        """The depthwise ``conv`` (odd kernel, 'same' padding, groups = C) of
+        the zero-filled map, at the (B * N_vis, side, side, C) blocks ``x``."""
+        k = conv.weight.shape[-1]
+        if k not in self._index:
+            self._index[k] = halo_index(self.ids_keep, self.grid, self.side,
+                                        k // 2)
+        out = _HaloDepthwiseConv.apply(
+            x.reshape(*self.ids_keep.shape, self.side**2, x.shape[-1]),
+            self._index[k], conv.weight, conv.bias)
+        return out.view(x.shape)

@@ -1,8 +1,8 @@
 from .branch_attention_unit import BranchAttentionUnit
-from .conv_block import ConvFFN, MaskedConvBlock
+from .conv_block import DENSE, ConvFFN, DenseLayout, MaskedConvBlock, Pointwise
 from .frequency_filter import AdaptiveFrequencyFilter
 from .frequency_guided_block import FrequencyGuidedBlock
-from .patch_embed import ConvPatchEmbed, layer_norm_2d
+from .patch_embed import ConvPatchEmbed
 from .pos_embed import resize_pos_embed, sincos_pos_embed_2d
 from .relative_position import (RelativePositionBias, relative_position_index,
                                 visible_position_bias)
@@ -13,9 +13,9 @@ from .window import run_in_windows, window_partition, window_unpartition
 
 __all__ = [
     'gather_tokens', 'ConvFFN', 'MaskedConvBlock', 'ConvPatchEmbed',
-    'layer_norm_2d', 'resize_pos_embed', 'sincos_pos_embed_2d',
-    'RelativePositionBias', 'relative_position_index', 'FFN',
-    'MultiheadSelfAttention', 'TransformerBlock', 'BranchAttentionUnit',
+    'Pointwise', 'DenseLayout', 'DENSE', 'resize_pos_embed',
+    'sincos_pos_embed_2d', 'RelativePositionBias', 'relative_position_index',
+    'FFN', 'MultiheadSelfAttention', 'TransformerBlock', 'BranchAttentionUnit',
     'AdaptiveFrequencyFilter', 'FrequencyGuidedBlock', 'mae_init_',
     'xavier_init_flat_', 'visible_position_bias', 'window_partition',
     'window_unpartition', 'run_in_windows'

@@ -1,23 +1,15 @@
 """Strided convolutional patch embedding of the InfMAE conv stages."""
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
-
-
-def layer_norm_2d(x: torch.Tensor, norm: nn.LayerNorm) -> torch.Tensor:
-    """Apply a channel LayerNorm to an NCHW map (normalises over C)."""
-    x = x.permute(0, 2, 3, 1)
-    x = F.layer_norm(x, norm.normalized_shape, norm.weight, norm.bias,
-                     norm.eps)
-    return x.permute(0, 3, 1, 2)
 
 
 class ConvPatchEmbed(nn.Module):
-    """Conv(kernel = stride = patch) -> channel LayerNorm -> GELU.
+    """Conv(kernel = stride = patch) -> LayerNorm -> GELU, channels-last.
 
     The k4/k2/k2 embeddings between InfMAE stages. Their kernels tile the image
     without overlap, so every output position depends only on the input
-    positions of its own patch.
+    positions of its own patch: the same module embeds a whole map and a
+    batch of visible blocks of it.
 
     Args:
         in_channels (int): Input channels.
@@ -43,9 +35,11 @@ class ConvPatchEmbed(nn.Module):
         """Embed patches.
 
         Args:
-            x (torch.Tensor): (B, C_in, H, W), H and W multiples of the patch.
+            x (torch.Tensor): (B, H, W, C_in) channels-last, H and W
+                multiples of the patch.
 
         Returns:
-            torch.Tensor: (B, C_out, H / patch, W / patch).
+            torch.Tensor: (B, H / patch, W / patch, C_out).
         """
-        return self.act(layer_norm_2d(self.projection(x), self.norm))
+        x = self.projection(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+        return self.act(self.norm(x))

@@ -1,19 +1,23 @@
 """MAE's weight initialisation, shared by the ViT-like models."""
 import torch.nn as nn
 
+from .conv_block import Pointwise
+
 
 def mae_init_(module: nn.Module) -> None:
     """Initialise ``module`` in place as MAE does.
 
     Every ``nn.Linear`` inside it gets xavier-uniform weights and zero
     biases; every ``nn.LayerNorm`` weight 1 and bias 0. Patch projections
-    (convolutions) are left to :func:`xavier_init_flat_`.
+    (convolutions) are left to :func:`xavier_init_flat_`, and 1x1
+    convolutions written as linear maps (:class:`~.conv_block.Pointwise`)
+    keep PyTorch's default, as the official convolutions do.
 
     Args:
         module (nn.Module): The model (searched recursively).
     """
     for m in module.modules():
-        if isinstance(m, nn.Linear):
+        if isinstance(m, nn.Linear) and not isinstance(m, Pointwise):
             nn.init.xavier_uniform_(m.weight)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
