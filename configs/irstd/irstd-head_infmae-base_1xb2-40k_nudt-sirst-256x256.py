@@ -3,9 +3,8 @@
 # Only the data and the pixel sizes of the augmentation change (the images
 # are 256x256).
 _base_ = [
-    './_base_/models/irstd-head_infmae-base.py',
+    './_base_/models/irstd-head_infmae-base_256x256.py',
     './_base_/datasets/nudt-sirst.py',
     './_base_/schedules/adamw-layerdecay-poly-40k.py',
     'mmseg::_base_/default_runtime.py',
 ]
-model = dict(backbone=dict(img_size=256))

@@ -9,15 +9,8 @@ _base_ = './irstd-head_infmae-base_1xb2-40k_sirst-v2-512x512.py'
 
 model = dict(
     decode_head=dict(
+        _base_.target_head,
         _delete_=True,
         type='LightTargetHead',
-        in_channels=[256, 384, 768, 768],
-        in_index=[0, 1, 2, 3],
         input_stride=4,
-        channels=32,
-        num_classes=2,
-        out_channels=1,
-        threshold=0.5,
-        prior_prob=0.01,
-        align_corners=False,
-        loss_decode=_base_.model.decode_head.loss_decode))
+        channels=32))

@@ -7,20 +7,16 @@ _base_ = './upernet_infmae-base_1xb2-24k_msrs-inf-480x640.py'
 
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 
+# The decode head is the base's auxiliary FCNHead on F3 (256 channels,
+# dropout 0.1, the base's classes and norm) with MCMAE's two convolutions,
+# the input concatenated to their output and the full loss weight.
+fcn_head = _base_.model.auxiliary_head
 model = dict(
     neck=None,
     decode_head=dict(
+        fcn_head,
         _delete_=True,
-        type='FCNHead',
-        in_channels=768,
-        in_index=2,
-        channels=256,
         num_convs=2,
         concat_input=True,
-        dropout_ratio=0.1,
-        num_classes=9,
-        norm_cfg=norm_cfg,
-        align_corners=False,
-        loss_decode=dict(
-            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
+        loss_decode=dict(fcn_head.loss_decode, loss_weight=1.0)),
     auxiliary_head=dict(in_channels=384, in_index=1))

@@ -5,7 +5,7 @@
 _base_ = [
     './_base_/models/upernet_unip-vit-small-p16_llfpn.py',
     './_base_/datasets/msrs_inf.py',
-    './_base_/schedules/unip_adamw-layerdecay0.85-poly-14k.py',
+    './_base_/schedules/unip_adamw-layerdecay0.85-poly-24k.py',
     'mmseg::_base_/default_runtime.py',
 ]
 
@@ -15,11 +15,3 @@ model = dict(
     decode_head=dict(num_classes=9),
     auxiliary_head=dict(num_classes=9),
     test_cfg=dict(_delete_=True, mode='whole'))
-
-max_iters = 24000
-val_interval = 2400
-param_scheduler = [
-    dict(_base_.param_scheduler[0], warmup_fraction=1500 / max_iters)
-]
-train_cfg = dict(max_iters=max_iters, val_interval=val_interval)
-default_hooks = dict(checkpoint=dict(interval=val_interval))

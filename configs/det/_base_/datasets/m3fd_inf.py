@@ -21,27 +21,26 @@ test_pipeline = [
         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
                    'scale_factor')),
 ]
+# What the loaders share: the dataset (each adds its split) and the workers.
+dataset = dict(type=dataset_type, data_root=data_root)
+loader = dict(num_workers=2, persistent_workers=True)
 train_dataloader = dict(
+    loader,
     batch_size=2,
-    num_workers=2,
-    persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
     batch_sampler=dict(type='AspectRatioBatchSampler'),
     dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
+        dataset,
         ann_file='annotations/m3fd_inf_train.json',
         filter_cfg=dict(filter_empty_gt=True, min_size=1),
         pipeline=train_pipeline))
 val_dataloader = dict(
+    loader,
     batch_size=1,
-    num_workers=2,
-    persistent_workers=True,
     drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
+        dataset,
         ann_file='annotations/m3fd_inf_val.json',
         test_mode=True,
         pipeline=test_pipeline))
