@@ -89,7 +89,10 @@ class InfraredImageFolder(CustomDataset):
       or an empty ``ann_file`` fails when the dataset is built, naming the
       folder (or file) and the accepted suffixes. With ``with_label=True``
       and an ``ann_file``, a line without an integer label fails at start
-      too, naming the file and line.
+      too, naming the file and line. Blank lines of an ``ann_file`` are
+      ignored; listed images that do not exist (local disk) are left out
+      with one warning (an error with ``skip_unreadable=False``), and a list
+      of which no image exists fails, naming ``data_root``.
     * **Bad folder entries are skipped.** The folder is walked following
       symbolic links, each real folder once: a link that loops back, a
       folder that cannot be listed and an entry that cannot be examined are
@@ -254,6 +257,8 @@ class InfraredImageFolder(CustomDataset):
         elif self.with_label:
             self._check_labels()
         data_list = super().load_data_list()
+        if self.ann_file and not self.with_label:
+            data_list = self._checked_list_entries(data_list, local)
         if not data_list:  # only an empty ann_file gets here
             raise ValueError(
                 f'The image list {self.ann_file} is empty: it needs one image '
@@ -261,6 +266,56 @@ class InfraredImageFolder(CustomDataset):
                 f'{self._suffixes()}), or set {self.config_key}.ann_file=\'\' '
                 'to read every image under the folder.')
         return data_list
+
+    def _checked_list_entries(self, data_list: List[dict],
+                              local: bool) -> List[dict]:
+        """The entries of ``ann_file`` without its blank lines and, on a
+        local disk, without the files that do not exist.
+
+        A blank line would otherwise become the folder itself as an image,
+        and listed files that are missing would only be met during training
+        (one stat per line: about a second for a million lines). Missing
+        files are dropped with one warning (``skip_unreadable=True``, as the
+        pipeline skips unreadable images) or fail the build; a list of which
+        no file exists fails, naming the keys that place it.
+        """
+        prefix = self.img_prefix.rstrip('/\\')
+        data_list = [
+            info for info in data_list
+            if info['img_path'].strip().rstrip('/\\') != prefix
+        ]
+        if not local or not data_list:
+            return data_list
+        missing = [
+            info['img_path'] for info in data_list
+            if not os.path.isfile(info['img_path'])
+        ]
+        if not missing:
+            return data_list
+        key = self.config_key
+        shown = ', '.join(missing[:5]) + (f' ... and {len(missing) - 5} more'
+                                          if len(missing) > 5 else '')
+        if len(missing) == len(data_list):
+            raise FileNotFoundError(
+                f'None of the {len(data_list)} images listed in '
+                f'{self.ann_file} exists under {self.img_prefix} (e.g. '
+                f'{missing[0]}). Its lines are paths relative to '
+                f'{key}.data_root (with {key}.data_prefix): set '
+                f'{key}.data_root to the folder the list was written for '
+                '(curate_pretrain_data.py writes paths relative to its OUT '
+                'folder).')
+        if not self.skip_unreadable:
+            raise FileNotFoundError(
+                f'{len(missing)} of the {len(data_list)} images listed in '
+                f'{self.ann_file} do not exist: {shown}. Remove them from '
+                f'the list, or set {key}.skip_unreadable=True to skip them.')
+        print_log(
+            f'{len(missing)} of the {len(data_list)} images listed in '
+            f'{self.ann_file} do not exist and are left out: {shown}.',
+            logger='current',
+            level=logging.WARNING)
+        gone = set(missing)
+        return [info for info in data_list if info['img_path'] not in gone]
 
     def _record_skip(self, error: ImageDecodeError, next_idx: int) -> None:
         path = error.path or '?'

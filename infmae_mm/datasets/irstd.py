@@ -197,11 +197,38 @@ class IRSTD1kDataset(BaseSegDataset):
             out.append((stem, paths[0]))
         return out
 
+    def _raise_no_samples(self, img_dirs: List[str]) -> None:
+        """Fail on a split or folders without a single sample.
+
+        mmengine would otherwise fail later with numpy's 'need at least one
+        array to concatenate', naming nothing.
+        """
+        if self.ann_file and not osp.isdir(self.ann_file):
+            raise ValueError(
+                f'The split file {self.ann_file} lists no stem (it is empty '
+                'or blank): it needs one image stem per line. Set ann_file '
+                '(relative to data_root, e.g. the dataloader\'s '
+                'dataset.ann_file) to a split file that lists the images, '
+                'or ann_file=\'\' to take every image of '
+                'data_prefix.img_path.')
+        raise FileNotFoundError(
+            f'No {self.img_suffix} image in {", ".join(img_dirs)} '
+            '(searched recursively). Set data_root and data_prefix.img_path '
+            f'to the image folder, and img_suffix (now {self.img_suffix!r}) '
+            'to the suffix of its images.')
+
     def _folder_samples(self, img_dirs: List[str],
                         defects: List[DataDefect]) -> List[Tuple[str, str]]:
         """``(stem, image path)`` of every image in the folders, sorted."""
         out, first = [], {}
         for img_dir in img_dirs:
+            if self._local and not osp.isdir(img_dir):
+                raise FileNotFoundError(
+                    f'The image folder {img_dir} does not exist. Set '
+                    f'data_root (now {self.data_root!r}) and '
+                    'data_prefix.img_path of the dataset (e.g. '
+                    'train_dataloader.dataset.data_root) to the folder of '
+                    'the images.')
             names = sorted(
                 fileio.list_dir_or_file(
                     dir_path=img_dir,
@@ -244,6 +271,8 @@ class IRSTD1kDataset(BaseSegDataset):
             pairs = self._split_samples(img_dirs, defects)
         else:
             pairs = self._folder_samples(img_dirs, defects)
+        if not pairs and not defects:
+            self._raise_no_samples(img_dirs)
         label_map = self._mask_label_map()
         data_list, samples = [], []
         for stem, img_path in pairs:

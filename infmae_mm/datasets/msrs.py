@@ -46,6 +46,16 @@ class MSRSInfDataset(BaseSegDataset):
             **kwargs)
 
     def load_data_list(self) -> List[dict]:
+        for key in ('img_path', 'seg_map_path'):
+            folder = self.data_prefix.get(key)
+            if folder and '://' not in folder and not osp.isdir(folder):
+                # mmseg would fail with a bare FileNotFoundError of the path.
+                raise FileNotFoundError(
+                    f'The MSRS folder {folder} does not exist. Set data_root '
+                    f'(now {self.data_root!r}) and data_prefix.{key} of the '
+                    'dataset (e.g. train_dataloader.dataset.data_root) to '
+                    'the MSRS release: train/ir, train/Segmentation_labels, '
+                    'test/ir, test/Segmentation_labels.')
         data_list = super().load_data_list()
         if not data_list:
             raise FileNotFoundError(

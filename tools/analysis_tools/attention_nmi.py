@@ -22,14 +22,14 @@ import json
 import os
 import os.path as osp
 import sys
-from typing import List
+from typing import List, Optional
 
 import cv2
 import numpy as np
 import torch
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config')
     parser.add_argument('checkpoint')
@@ -51,7 +51,15 @@ def parse_args() -> argparse.Namespace:
         help='NMI band limits (default: infmae_mm DEFAULT_NMI_BANDS)')
     parser.add_argument('--out-dir', default='work_dirs/attention_nmi')
     parser.add_argument('--device', default='cpu')
-    return parser.parse_args()
+    args = parser.parse_args(argv)
+    if args.img_size < 16 or args.img_size % 16:
+        parser.error(f'--img-size must be a positive multiple of 16 (the '
+                     f'patch size), got {args.img_size}')
+    for name in ('num_images', 'batch_size'):
+        if getattr(args, name) < 1:
+            parser.error(f'--{name.replace("_", "-")} must be >= 1, got '
+                         f'{getattr(args, name)}')
+    return args
 
 
 def build_model(args: argparse.Namespace):
@@ -110,6 +118,7 @@ def build_model(args: argparse.Namespace):
 def load_images(folder: str, num: int, size: int, mean, std) -> torch.Tensor:
     """Up to ``num`` images of ``folder`` (recursive, sorted), gray, resized to
     ``size`` x ``size`` and normalised: (B, 3, size, size)."""
+    from infmae_mm.datasets.image_decoding import ImageDecodeError
     from infmae_mm.datasets.transforms import ConvertToGray, LoadThermalImage
     suffixes = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.pgm')
     paths: List[str] = sorted(
@@ -120,7 +129,10 @@ def load_images(folder: str, num: int, size: int, mean, std) -> torch.Tensor:
     load, gray = LoadThermalImage(), ConvertToGray()
     batch = []
     for path in paths:
-        img = gray(load(dict(img_path=path)))['img']
+        try:
+            img = gray(load(dict(img_path=path)))['img']
+        except ImageDecodeError as err:
+            sys.exit(f'error: {err}')
         img = cv2.resize(img, (size, size), interpolation=cv2.INTER_CUBIC)
         batch.append(torch.from_numpy(img.astype(np.float32)).permute(2, 0, 1))
     x = torch.stack(batch)
@@ -128,8 +140,8 @@ def load_images(folder: str, num: int, size: int, mean, std) -> torch.Tensor:
         1, 3, 1, 1)
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv: Optional[List[str]] = None) -> None:
+    args = parse_args(argv)
     from infmae_mm.evaluation import DEFAULT_NMI_BANDS, attention_nmi, nmi_band
     from infmae_mm.models.layers.attention_logits import \
         AttentionLogitsRecorder

@@ -98,7 +98,13 @@ def parse_args(argv: List[str] = None) -> argparse.Namespace:
     add_heldout_arguments(parser, default_num=None)
     parser.add_argument('--batch-size', type=int, default=8)
     parser.add_argument('--out', default=None, help='JSON file to write')
-    return parse_heldout_args(parser, argv)
+    args = parse_heldout_args(parser, argv)
+    if args.num is not None and args.num < 1:
+        parser.error(f'--num must be >= 1 (or left out for every image), '
+                     f'got {args.num}')
+    if args.batch_size < 1:
+        parser.error(f'--batch-size must be >= 1, got {args.batch_size}')
+    return args
 
 
 def main(argv: List[str] = None) -> int:

@@ -12,6 +12,7 @@ also counts ``scaled_dot_product_attention`` (which the hosts' counters skip:
 as the hosts' tools report them.
 """
 import argparse
+import sys
 from functools import partial
 
 import torch
@@ -56,6 +57,9 @@ def main() -> None:
         cfg.merge_from_dict(args.cfg_options)
     scope = cfg.get('default_scope', 'mmseg')
     init_default_scope(scope)
+    if len(args.shape) > 2 or min(args.shape) < 1:
+        sys.exit(f'error: --shape takes H [W], positive, got '
+                 f'{" ".join(map(str, args.shape))}.')
     h, w = (args.shape * 2)[:2]
     channels = cfg.model.get('backbone', {}).get('in_channels', 3)
     model = revert_sync_batchnorm(MODELS.build(cfg.model)).eval()
@@ -73,10 +77,24 @@ def main() -> None:
                 torch.randint(0, 256, (channels, h, w), dtype=torch.uint8)
             ],
             data_samples=[data_sample_type(scope)(metainfo=meta)]))
+    inputs = data['inputs']
+    if isinstance(inputs, (list, tuple)) and inputs[0].dim() == 3:
+        # mmpretrain's SelfSupDataPreprocessor returns the images unbatched
+        # outside training: one (C, H, W) tensor per image.
+        inputs = torch.stack(list(inputs))
+    try:
+        # One plain forward first: the counter traces the model, and an
+        # input the model refuses (e.g. sides not multiples of 16) then
+        # fails inside the trace with a message about tensor shapes.
+        with torch.no_grad():
+            model(inputs, data_samples=data['data_samples'], mode='tensor')
+    except (ValueError, AssertionError, RuntimeError) as err:
+        sys.exit(f'error: the model of {args.config} does not take a '
+                 f'{channels}x{h}x{w} input (--shape {h} {w}): {err}')
     model.forward = partial(
         model.forward, data_samples=data['data_samples'], mode='tensor')
     result = complexity_with_attention(
-        model, data['inputs'], show_table=args.show_table)
+        model, inputs, show_table=args.show_table)
     line = '=' * 40
     if args.show_table:
         print(result['table'])

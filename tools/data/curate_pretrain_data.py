@@ -23,11 +23,15 @@ Examples::
     python $T data/raw/flir --out data/curated --copy --crop-borders
     python $T data/curated/manifest.txt --stats-only --out work_dirs/stats
 
+The exit status is 1 when no image is kept (every input unreadable or too
+small): an empty manifest cannot be trained on.
+
 See :mod:`infmae_mm.curation` for the measures and why.
 """
 from __future__ import annotations
 import argparse
 import sys
+from collections import Counter
 from typing import List, Optional
 
 from infmae_mm import curation
@@ -169,6 +173,17 @@ def main(argv: Optional[List[str]] = None) -> int:
           f'({len(result.decisions) / max(result.seconds, 1e-9):.1f} img/s): '
           f'{result.analysed} analysed, {result.reused} reused from the '
           'journal')
+    if result.decisions and not result.kept:
+        # A manifest without a line would only fail later, at training.
+        reasons = Counter(d.reason for d in result.decisions)
+        why = ', '.join(f'{n} {reason}' for reason, n in reasons.most_common())
+        print(
+            f'error: no image was kept ({why}): the manifest '
+            f'{result.manifest} is empty and cannot be trained on. See '
+            f'{result.report} for each file and its reason; give as RAW_DIR '
+            'folders of readable images (or lower --min-side).',
+            file=sys.stderr)
+        return 1
     return 0
 
 

@@ -32,6 +32,9 @@ DEFAULT_SIZE = {
     'irstd': (512, 512)
 }
 
+#: Smallest image side written (one 16-pixel token).
+MIN_SIDE = 16
+
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
@@ -78,8 +81,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         p.error('--num must be >= 0')
     if args.num_test is not None and args.num_test < 0:
         p.error('--num-test must be >= 0')
-    if args.size is not None and min(args.size) < 8:
-        p.error('--size must be at least 8 8')
+    if args.size is not None and min(args.size) < MIN_SIDE:
+        # The scene drawers need room (8x8 pre-training or IRSTD images
+        # failed inside numpy), and the models take multiples of 16.
+        p.error(f'--size must be at least {MIN_SIDE} {MIN_SIDE} (the models '
+                f'take sides that are multiples of 16), got '
+                f'{args.size[0]} {args.size[1]}')
     return args
 
 

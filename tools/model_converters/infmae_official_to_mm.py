@@ -32,6 +32,14 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+def is_infmae_mm_state_dict(state_dict: dict) -> bool:
+    """Whether the keys are this package's InfMAE names (``backbone.`` /
+    ``neck.``), i.e. the file was written by a run or by this converter."""
+    return any(
+        k.startswith(('backbone.patch_embed1.', 'backbone.blocks3.'))
+        for k in state_dict)
+
+
 def check_against_config(state_dict: dict, config: str) -> None:
     """Load ``state_dict`` strictly into the model of ``config``."""
     from mmengine.config import Config
@@ -54,8 +62,18 @@ def main() -> None:
     if not osp.isfile(args.src):
         sys.exit(f'No such checkpoint: {args.src}')
     checkpoint = safe_load_checkpoint(args.src)
-    state_dict = convert_official_state_dict(
-        extract_state_dict(checkpoint, keys=('model', 'state_dict')))
+    source = extract_state_dict(checkpoint, keys=('model', 'state_dict'))
+    if is_infmae_mm_state_dict(source):
+        sys.exit(f'{args.src} is already an infmae_mm checkpoint (keys '
+                 f'{", ".join(sorted(source)[:3])}, ...): it needs no '
+                 'conversion. Give it as model.backbone.init_cfg.checkpoint '
+                 '(with prefix=\'backbone.\') or to load_from / the tools '
+                 'as it is.')
+    try:
+        state_dict = convert_official_state_dict(source)
+    except KeyError as err:
+        sys.exit(f'{args.src} is not an official InfMAE checkpoint: '
+                 f'{err.args[0]}')
     if args.check:
         check_against_config(state_dict, args.check)
     meta = dict(

@@ -80,9 +80,15 @@ class ConvertToGray(BaseTransform):
         if not isinstance(img, np.ndarray):
             raise TypeError(f'ConvertToGray expects a numpy image, got '
                             f'{type(img).__name__}.')
+        where = path or 'The image'
+        if img.ndim >= 2 and 0 in img.shape[:2]:
+            # Later transforms would fail on it far from here (mmpretrain's
+            # ResizeEdge divides by the short side: ZeroDivisionError).
+            raise ValueError(
+                f'{where} is empty (shape {img.shape}): an image needs at '
+                'least one pixel. Check how the array was made or read.')
         if img.dtype == np.uint8:
             return img
-        where = path or 'The image'
         if img.dtype.kind not in 'biuf':
             raise TypeError(
                 f'{where} has dtype {img.dtype}; images must be real-valued '
