@@ -8,6 +8,7 @@
 _base_ = [
     './_base_/models/unip_vit-small-p16_mae-large-l18.py',
     './_base_/datasets/infmix_bs256_unip.py',
+    './_base_/unip_feature_extraction.py',
     './_base_/schedules/adamw-amp-warmup-coslr.py',
 ]
 
