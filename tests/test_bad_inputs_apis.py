@@ -268,6 +268,15 @@ def test_neck_built_from_an_arch_names_the_arch_key():
 
 
 # ------------------ a checkpoint of another model to get_model (new round)
+def save_as_backbone(module: torch.nn.Module, path) -> None:
+    """An mmengine checkpoint holding ``module`` under ``backbone.``."""
+    torch.save(
+        dict(state_dict={
+            f'backbone.{k}': v
+            for k, v in module.state_dict().items()
+        }), path)
+
+
 def test_get_model_refuses_a_checkpoint_of_another_model(tmp_path):
     """Mmpretrain loads ``pretrained=`` with ``strict=False``: a foreign file
     used to leave random weights behind a logged note."""
@@ -279,11 +288,7 @@ def test_get_model_refuses_a_checkpoint_of_another_model(tmp_path):
         vit = tmp_path / 'unip_vit.pth'
         student, _ = released_like_checkpoint(str(vit), arch='tiny')
         mm_vit = tmp_path / 'vit_mm.pth'
-        torch.save(
-            dict(state_dict={
-                f'backbone.{k}': v
-                for k, v in student.state_dict().items()
-            }), mm_vit)
+        save_as_backbone(student, mm_vit)
         for path in (vit, mm_vit):
             with pytest.raises(CheckpointMismatchError) as err:
                 get_model(PRETRAIN_TINY, pretrained=str(path))
@@ -295,16 +300,29 @@ def test_get_model_refuses_a_checkpoint_of_another_model(tmp_path):
         # An encoder-only checkpoint of the config still loads.
         model = get_model(PRETRAIN_TINY)
         encoder = tmp_path / 'encoder.pth'
-        torch.save(
-            dict(
-                state_dict={
-                    k: v
-                    for k, v in model.state_dict().items()
-                    if k.startswith('backbone.')
-                }), encoder)
+        save_as_backbone(model.backbone, encoder)
         loaded = get_model(PRETRAIN_TINY, pretrained=str(encoder))
         for k, v in model.backbone.state_dict().items():
             assert torch.equal(loaded.backbone.state_dict()[k], v), k
+
+
+def test_get_model_refuses_a_checkpoint_of_another_arch(tmp_path):
+    """The same keys at other widths: a base checkpoint given to the tiny
+    config used to load nothing (size mismatches are only logged by
+    mmengine) and leave random weights."""
+    from mmpretrain import get_model
+
+    from infmae_mm.models.backbones import InfMAEViT
+    from infmae_mm.utils.checkpoint import CheckpointMismatchError
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        path = tmp_path / 'nano.pth'
+        save_as_backbone(InfMAEViT(arch='nano'), path)
+        with pytest.raises(CheckpointMismatchError) as err:
+            get_model(PRETRAIN_TINY, pretrained=str(path))
+    msg = str(err.value)
+    assert 'with their shapes' in msg and 'model.backbone.arch' in msg
+    tiny = get_model(PRETRAIN_TINY).backbone.embed_dims[2]
+    assert f'(backbone.norm.weight) is 64, this model\'s {tiny}' in msg
 
 
 @pytest.mark.parametrize('arch, error, words', [

@@ -1,9 +1,9 @@
 """Bad inputs, third round (issue 22, "a fresh round of bad inputs").
 
-One test per case that the round found unclear, silent or crashing; each
-feeds the input a new user gave and asserts the error type and that the
-message names the problem and the option, key or file that fixes it (or
-the stated, logged recovery).
+One test per case that the round found unclear, silent or crashing; each feeds
+the input a new user gave and asserts the error type and that the message names
+the problem and the option, key or file that fixes it (or the stated, logged
+recovery).
 """
 import importlib.util
 import logging
@@ -43,9 +43,9 @@ def warnings_logged():
 
 # ------------------------------------------------------------ tools
 def test_get_flops_names_the_shape_the_model_refuses(monkeypatch, capsys):
-    """A side that is not a multiple of 16 used to fail inside the tracer
-    with 'expects a (B, C, H, W) batch, got shape (tensor(3), ...)'; a
-    pre-training config failed so at any size (unbatched inputs)."""
+    """A side that is not a multiple of 16 used to fail inside the tracer with
+    'expects a (B, C, H, W) batch, got shape (tensor(3), ...)'; a pre-training
+    config failed so at any size (unbatched inputs)."""
     tool = load_tool('tools/analysis_tools/get_flops.py')
     options = [
         '--cfg-options', 'model.backbone.arch=nano', 'model.neck.embed_dim=64'
@@ -66,11 +66,17 @@ def test_get_flops_names_the_shape_the_model_refuses(monkeypatch, capsys):
     assert 'Flops:' in capsys.readouterr().out
 
 
-def test_eval_reconstruction_refuses_num_zero(capsys):
-    """--num 0 used to end in a traceback: 'No images were measured.'"""
-    tool = load_tool('tools/analysis_tools/eval_reconstruction.py')
+@pytest.mark.parametrize('path, argv', [
+    ('tools/analysis_tools/eval_reconstruction.py', [DEMO_CFG, 'x.pth']),
+    ('tools/visualization/show_reconstruction.py', [DEMO_CFG, 'x.pth']),
+    ('tools/visualization/show_masks.py', []),
+])
+def test_heldout_tools_refuse_num_zero(capsys, path, argv):
+    """--num 0 used to end in a traceback ('No images were measured.',
+    'make_grid needs at least one cell')."""
+    tool = load_tool(path)
     with pytest.raises(SystemExit) as err:
-        tool.parse_args([DEMO_CFG, 'x.pth', '--images', '.', '--num', '0'])
+        tool.parse_args(argv + ['--images', '.', '--num', '0'])
     assert err.value.code == 2
     assert '--num must be >= 1' in capsys.readouterr().err
 
@@ -99,8 +105,8 @@ def test_attention_nmi_names_its_size_option_and_unreadable_file(
 
 
 def test_curation_that_keeps_no_image_fails(tmp_path, capsys):
-    """A folder of files that are not images wrote an empty manifest and
-    exited 0; training on it failed later."""
+    """A folder of files that are not images wrote an empty manifest and exited
+    0; training on it failed later."""
     tool = load_tool('tools/data/curate_pretrain_data.py')
     raw = tmp_path / 'raw'
     raw.mkdir()
@@ -125,8 +131,8 @@ def test_generate_sample_data_refuses_sizes_it_cannot_draw(capsys):
 
 
 def test_official_converter_names_an_infmae_mm_checkpoint(tmp_path):
-    """A checkpoint of this package (or of another model) given to the
-    official converter ended in a KeyError traceback of 157 keys."""
+    """A checkpoint of this package (or of another model) given to the official
+    converter ended in a KeyError traceback of 157 keys."""
     tool = load_tool('tools/model_converters/infmae_official_to_mm.py')
     mm = tmp_path / 'epoch_1.pth'
     torch.save(
@@ -196,8 +202,8 @@ def test_msrs_missing_folder_names_the_keys(tmp_path):
 
 def test_image_list_blank_lines_and_missing_files(tmp_path, warnings_logged):
     """A blank line of a manifest became the folder itself as an image, and
-    listed files that do not exist were met only during training ('1 images
-    in a row could not be read')."""
+    listed files that do not exist were met only during training ('1 images in
+    a row could not be read')."""
     from infmae_mm.datasets import InfraredImageFolder
     from infmae_mm.testing import write_pretrain_folder
     paths = write_pretrain_folder(

@@ -38,7 +38,13 @@ class SleepStep:
     (``fit``: inside ``fit``, the warm-up; ``served``: after it).
     """
 
-    SECONDS = dict(infmae=0.03, infmae_inmodel=0.045, mae=0.06, dense=0.02)
+    SECONDS = dict(
+        infmae=0.03,
+        infmae_inmodel=0.045,
+        mae=0.06,
+        dense=0.02,
+        infmae_compiled=0.025,
+        mae_compiled=0.05)
 
     def __init__(self, kind, size, batch, amp):
         self.kind, self.batch, self.tried = kind, batch, [batch]
@@ -107,8 +113,12 @@ def rotation(repeats, kinds=KINDS):
             for r in range(repeats)]
 
 
-def run_sleep_steps(tmp_path, monkeypatch, batch: int, repeats: int,
-                    interleave: bool):
+def run_sleep_steps(tmp_path,
+                    monkeypatch,
+                    batch: int,
+                    repeats: int,
+                    interleave: bool,
+                    compile: bool = False):
     """The pre-training cases at 224 with the sleeping fake kinds; returns the
     event log's path and the results."""
     log = tmp_path / 'log'
@@ -122,7 +132,8 @@ def run_sleep_steps(tmp_path, monkeypatch, batch: int, repeats: int,
         repeats=repeats,
         amp=None,
         interleave=interleave,
-        builder=builder('SleepStep'))
+        builder=builder('SleepStep'),
+        compile=compile)
     return log, results
 
 
@@ -203,13 +214,36 @@ def test_without_interleaving_every_kind_runs_alone(tmp_path, monkeypatch):
     log, results = run_sleep_steps(
         tmp_path, monkeypatch, batch=2, repeats=3, interleave=False)
     assert not any(k.startswith('interleave/') for k in results)
-    for kind in bench.PRETRAIN_KINDS:
+    eager = [k for k in bench.PRETRAIN_KINDS if not k.endswith('_compiled')]
+    assert sorted(k.split('/')[1] for k in results) == sorted(eager)
+    for kind in eager:
         r = results[f'train_step/{kind}/224']
         assert 'interleaved' not in r and len(r['times']) == 3
     events = read_log(log)
     assert_all_gone(events)
     # No served steps: each process timed inside ``fit`` and ended.
     assert not [e for e in events if e[1:3] == ['step', 'served']]
+
+
+def test_compile_adds_the_compiled_rows(tmp_path, monkeypatch):
+    """``--compile``: InfMAE-B and MAE ViT-B again with ``model.loss`` under
+    ``torch.compile``, in their own rows; without it the table has none."""
+    _, results = run_sleep_steps(
+        tmp_path,
+        monkeypatch,
+        batch=2,
+        repeats=2,
+        interleave=False,
+        compile=True)
+    for kind in ('infmae_compiled', 'mae_compiled'):
+        assert len(results[f'train_step/{kind}/224']['times']) == 2
+    results['machine'] = machine()
+    table = bench.format_table(results, [224], [(512, 512)])
+    assert 'InfMAE-B, pipeline masks, torch.compile | 224 | 2 |' in table
+    del results['train_step/mae_compiled/224']
+    del results['train_step/infmae_compiled/224']
+    assert 'torch.compile' not in bench.format_table(results, [224],
+                                                     [(512, 512)])
 
 
 def test_a_failing_orchestration_is_recorded_and_dense_still_runs():

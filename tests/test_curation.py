@@ -423,8 +423,8 @@ def test_cli_links_and_stats_only(collection, curated, tmp_path, capsys):
 
 
 @pytest.mark.parametrize('content', [None, 'notes.txt'])
-def test_a_folder_without_images_is_an_error_naming_it(
-        tmp_path, capsys, content):
+def test_a_folder_without_images_is_an_error_naming_it(tmp_path, capsys,
+                                                       content):
     raw = tmp_path / 'raw'
     raw.mkdir()
     if content:
@@ -443,10 +443,11 @@ def test_one_folder_without_images_among_others_is_a_warning(
         collection, tmp_path, capsys):
     empty = tmp_path / 'empty'
     empty.mkdir()
-    result = curation.curate([collection['raw16'], str(empty)],
-                             str(tmp_path / 'out'),
-                             workers=2,
-                             verbose=True)
+    result = curation.curate(
+        [collection['raw16'], str(empty)],
+        str(tmp_path / 'out'),
+        workers=2,
+        verbose=True)
     assert result.warnings == [f'no image files in {empty}']
     err = capsys.readouterr().err
     assert f'[curate] warning: no image files in {empty}' in err

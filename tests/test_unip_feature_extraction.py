@@ -58,6 +58,20 @@ def small_teacher(teacher):
         checkpoint='no_such_dir/teacher.pth')
 
 
+def tiny_extractor(path: str) -> FeatureExtractor:
+    """FeatureExtractor of a UNIP config with the tiny student and a small
+    teacher (no teacher file)."""
+    cfg = Config.fromfile(path)
+    with warnings.catch_warnings():
+        warnings.filterwarnings('ignore', 'The student builds without it')
+        warnings.filterwarnings('ignore', '.*teacher.*')
+        return FeatureExtractor(
+            path,
+            device='cpu',
+            backbone=dict(arch='tiny'),
+            teacher=small_teacher(cfg.model.teacher))
+
+
 def by_hand(gray):
     """(1, 3, 224, 224): resized, cropped, replicated and normalised."""
     h, w = gray.shape
@@ -84,14 +98,7 @@ def test_feature_extractor_on_a_unip_config(config):
         'LoadImageFromFile', 'ConvertToGray', 'ResizeEdge', 'CenterCrop',
         'PackInputs'
     ]
-    with warnings.catch_warnings():
-        warnings.filterwarnings('ignore', 'The student builds without it')
-        warnings.filterwarnings('ignore', '.*teacher.*')
-        extractor = FeatureExtractor(
-            path,
-            device='cpu',
-            backbone=dict(arch='tiny'),
-            teacher=small_teacher(cfg.model.teacher))
+    extractor = tiny_extractor(path)
     model = extractor.model
     assert type(model).__name__ == 'UNIP'
     assert model.backbone.embed_dims == 192
@@ -105,3 +112,14 @@ def test_feature_extractor_on_a_unip_config(config):
         assert tuple(f.shape) == tuple(e.shape[1:])
         assert torch.isfinite(f).all()
         torch.testing.assert_close(f, e[0], atol=1e-4, rtol=1e-4)
+
+
+def test_testing_a_unip_config_says_what_to_do_instead():
+    """``mim test`` on a UNIP config used to end in mmpretrain's 'Invalid mode
+    "predict"'."""
+    extractor = tiny_extractor(
+        osp.join(REPO, 'configs', 'pretrain', UNIP_CONFIGS[0]))
+    with pytest.raises(NotImplementedError, match='FeatureExtractor'):
+        extractor.model(torch.zeros(1, 3, 224, 224), mode='predict')
+    feats = extractor.model(torch.zeros(1, 3, 224, 224), mode='tensor')
+    assert torch.isfinite(feats[-1]).all()

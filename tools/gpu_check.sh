@@ -20,9 +20,11 @@
 # Environment: PYTHON (default python3); GPU_CHECK_PYTEST_ARGS (more pytest
 # arguments, e.g. "-k amp" to rerun a part; "none" skips the tests);
 # GPU_CHECK_BENCH_CASES (default pretrain,inference,peers; "none" skips the
-# benchmark); GPU_CHECK_TRANSFER (an IRSTD data root in the SIRST-v2 layout:
-# also run the transfer benchmark, step 3b). On a machine without the OpenMMLab
-# hosts, install them first (docs/en/user_guides/gpu.md), e.g. from wheels:
+# benchmark); GPU_CHECK_COMPILE (default 1: the pre-training rows also with
+# model.loss under torch.compile; 0 skips them); GPU_CHECK_TRANSFER (an IRSTD
+# data root in the SIRST-v2 layout: also run the transfer benchmark, step 3b).
+# On a machine without the OpenMMLab hosts, install them first
+# (docs/en/user_guides/gpu.md), e.g. from wheels:
 #   python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl
 #   export PYTHONPATH=/tmp/site:$PWD
 set -u
@@ -38,6 +40,7 @@ TEST_TIMEOUT=120  # per test (the training tests set 150 s themselves)
 CASE_TIMEOUT=90   # per benchmark case
 SIMULATE=()
 BENCH_ARGS=(--device cuda --amp fp16 --batch 64 --sizes 224 --repeats 10)
+[ "${GPU_CHECK_COMPILE:-1}" = 1 ] && BENCH_ARGS+=(--compile)
 
 need() {  # need OPTION "$@": the option's value, or exit 2
     if [ $# -lt 2 ] || [ -z "$2" ]; then

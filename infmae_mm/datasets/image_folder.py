@@ -269,8 +269,8 @@ class InfraredImageFolder(CustomDataset):
 
     def _checked_list_entries(self, data_list: List[dict],
                               local: bool) -> List[dict]:
-        """The entries of ``ann_file`` without its blank lines and, on a
-        local disk, without the files that do not exist.
+        """The entries of ``ann_file`` without its blank lines and, on a local
+        disk, without the files that do not exist.
 
         A blank line would otherwise become the folder itself as an image,
         and listed files that are missing would only be met during training

@@ -8,12 +8,13 @@ features are just off. :func:`check_input_statistics` recognises such a
 batch after normalisation and warns with the settings to use.
 
 Each host (mmpretrain, mmseg, mmdet) has its own preprocessor class, so the
-check runs where all three deliver the normalised batch: ``InfMAEViT`` calls
-it once, on its first batch.
+check runs where all three deliver the normalised batch: a forward pre-hook
+of ``InfMAEViT`` checks its first batch (:func:`check_first_batch_statistics`).
 """
 from typing import Sequence
 
 import torch
+import torch.nn as nn
 from mmengine.logging import MMLogger
 
 #: ImageNet statistics (RGB, 0-255) that host configs normalise with.
@@ -112,3 +113,18 @@ def check_input_statistics(x: torch.Tensor, owner: str = 'InfMAEViT') -> bool:
                 'exact affine maps of each other. ' + ADVICE)
             return True
     return False
+
+
+def _check_first_batch(module: nn.Module, args: tuple) -> None:
+    """Forward pre-hook of :func:`check_first_batch_statistics`."""
+    if args and not getattr(module, '_input_statistics_checked', False):
+        module._input_statistics_checked = True
+        check_input_statistics(args[0], type(module).__name__)
+
+
+def check_first_batch_statistics(module: nn.Module) -> None:
+    """Have ``module`` check the statistics of the first batch it is called
+    with (its first positional argument, (B, 3, H, W)) and of no other
+    (:func:`check_input_statistics`: one warning a run)."""
+    module._input_statistics_checked = False
+    module.register_forward_pre_hook(_check_first_batch)

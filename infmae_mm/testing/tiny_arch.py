@@ -96,8 +96,9 @@ def tiny_arch_options(cfg: Union[str, Mapping],
         raise ValueError(f'tiny_arch_options shrinks InfMAEViT configs; '
                          f'model.backbone.type is {backbone.get("type")!r}.')
     from infmae_mm.models.backbones import InfMAEViT
-    source = InfMAEViT._parse_arch(backbone.get('arch', 'base'))
-    target = InfMAEViT._parse_arch(arch)
+    from infmae_mm.models.backbones.infmae_arch import parse_arch
+    source = parse_arch(backbone.get('arch', 'base'), InfMAEViT.arch_zoo)
+    target = parse_arch(arch, InfMAEViT.arch_zoo)
     widths = dict(zip(source['embed_dims'], target['embed_dims']))
     widths.setdefault(FEATURE_WIDTH, target['embed_dims'][0])
     options: Dict[str, Any] = {'model.backbone.arch': arch}

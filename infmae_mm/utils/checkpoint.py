@@ -513,16 +513,15 @@ class LoadReport(NamedTuple):
         return dict(self._asdict(), exact=self.exact)
 
 
-def conv1x1_as_linear(state_dict: Dict[str, Any],
-                      model: nn.Module) -> Dict[str, Any]:
-    """``state_dict`` with 1x1 conv weights reshaped for ``model``'s layers
-    that hold them as linear maps.
+def upgrade_state_dict(state_dict: Dict[str, Any],
+                       model: nn.Module) -> Dict[str, Any]:
+    """``state_dict`` in the layout of ``model``: what the model's modules do
+    to old checkpoints when loading them, done before shapes and keys are
+    compared.
 
-    The conv stages' 1x1 convolutions are channels-last linear maps
-    (``Pointwise``, marked ``loads_conv1x1``) since infmae_mm 0.2; checkpoints
-    written before hold them as (C_out, C_in, 1, 1). The layers reshape such
-    a weight when loading; checks that compare shapes before loading compare
-    the reshaped ones.
+    1x1 conv weights (C_out, C_in, 1, 1) are reshaped for the layers that
+    hold them as linear maps (``loads_conv1x1``: the conv stages'
+    ``Pointwise`` since infmae_mm 0.2).
 
     Args:
         state_dict (dict): Keys as ``model.state_dict()`` names them.
@@ -531,17 +530,18 @@ def conv1x1_as_linear(state_dict: Dict[str, Any],
     Returns:
         dict: A new dict, the tensors shared.
     """
-    pointwise = {
-        f'{name}.weight'
-        for name, module in model.named_modules()
-        if getattr(module, 'loads_conv1x1', False)
-    }
-    return {
-        key: value.flatten(1)
-        if key in pointwise and isinstance(value, torch.Tensor)
-        and value.dim() == 4 and value.shape[2:] == (1, 1) else value
-        for key, value in state_dict.items()
-    }
+    state_dict = dict(state_dict)
+    pointwise = set()
+    for name, module in model.named_modules():
+        prefix = f'{name}.' if name else ''
+        if getattr(module, 'loads_conv1x1', False):
+            pointwise.add(f'{prefix}weight')
+    for key in pointwise & set(state_dict):
+        value = state_dict[key]
+        if isinstance(value, torch.Tensor) and value.dim() == 4 \
+                and value.shape[2:] == (1, 1):
+            state_dict[key] = value.flatten(1)
+    return state_dict
 
 
 def _is_optional(key: str) -> bool:
@@ -616,7 +616,7 @@ def load_checkpoint_checked(model: nn.Module,
             safe_load_checkpoint(checkpoint, map_location=map_location))
         if state_dict and all(k.startswith('module.') for k in state_dict):
             state_dict = {k[len('module.'):]: v for k, v in state_dict.items()}
-    state_dict = conv1x1_as_linear(state_dict, model)
+    state_dict = upgrade_state_dict(state_dict, model)
     own = model.state_dict()
     missing, tolerated, mismatched = [], [], []
     fitting = {}

@@ -116,7 +116,11 @@ PRETRAIN_KINDS = {
     'infmae_inmodel': 'InfMAE-B, in-model masks',
     'mae': 'MAE ViT-B (mmpretrain)',
     'dense': 'InfMAE-B dense reference',
+    'infmae_compiled': 'InfMAE-B, pipeline masks, torch.compile',
+    'mae_compiled': 'MAE ViT-B (mmpretrain), torch.compile',
 }
+#: Kinds whose ``model.loss`` runs through ``torch.compile`` (``--compile``).
+COMPILED_SUFFIX = '_compiled'
 
 #: Full-model inference rows: name -> (config, scope, (H, W), label).
 FULL_MODELS = {
@@ -361,8 +365,14 @@ class TrainStep:
     """
 
     def __init__(self, kind: str, size: int, batch: int, amp: Optional[str]):
+        import torch
+        compiled = kind.endswith(COMPILED_SUFFIX)
+        kind = kind[:-len(COMPILED_SUFFIX)] if compiled else kind
         self.kind, self.size = kind, size
         self.model, self.cfg = _pretrain_model(kind, size)
+        # As mmengine's ``compile=True`` does; the warm-up steps compile.
+        self.loss = torch.compile(self.model.loss) if compiled \
+            else self.model.loss
         self.wrapper = _optim_wrapper(self.model, amp)
         self.tried: List[int] = []
         self._make_batch(batch)
@@ -376,7 +386,7 @@ class TrainStep:
 
     def __call__(self) -> None:
         with self.wrapper.optim_context(self.model):
-            loss = self.model.loss(self.inputs, self.samples)['loss']
+            loss = self.loss(self.inputs, self.samples)['loss']
         self.wrapper.update_params(loss)
 
     def fit(self, run: Callable):
@@ -990,7 +1000,8 @@ def pretrain_cases(run: Runner,
                    repeats: int,
                    amp: Optional[str],
                    interleave: bool,
-                   builder: Optional[str] = None) -> None:
+                   builder: Optional[str] = None,
+                   compile: bool = False) -> None:
     """The ``pretrain`` cases into ``results`` (``train_step/KIND/SIZE``; with
     ``interleave`` also ``interleave/SIZE``, the rounds' order)."""
     for size in sizes:
@@ -1000,7 +1011,10 @@ def pretrain_cases(run: Runner,
             amp=amp,
             **(dict(builder=builder) if builder else {}))
         reps = repeats if size == sizes[0] else max(2, repeats // 2)
-        alone = list(PRETRAIN_KINDS)
+        alone = [
+            k for k in PRETRAIN_KINDS
+            if compile or not k.endswith(COMPILED_SUFFIX)
+        ]
         if interleave:
             print(
                 f'... train_step/{{{",".join(INTERLEAVED_KINDS)}}}/{size}, '
@@ -1096,6 +1110,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         default='auto',
         help='count the full models\' multiply-adds (auto: '
         'on the CPU only; they do not depend on the device)')
+    parser.add_argument(
+        '--compile',
+        action='store_true',
+        help='pretrain: also time InfMAE-B and MAE ViT-B with model.loss '
+        'under torch.compile (rows "torch.compile"; the warm-up steps '
+        'compile), as mmengine\'s compile=True runs them')
     parser.add_argument('--out', default='work_dirs/bench/benchmark.json')
     parser.add_argument(
         '--quick',
@@ -1206,7 +1226,8 @@ def main(argv=None) -> None:
             repeats=r,
             amp=None if amp == 'none' else amp,
             interleave=setup['interleave'],
-            builder=args.step_builder)
+            builder=args.step_builder,
+            compile=args.compile)
     if 'iam' in args.cases:
         case('iam_share', 'iam_share', batch=8, repeats=r)
     bb_sizes = [(512, 512)] if args.quick else [(512, 512), (768, 1024)]
@@ -1306,6 +1327,9 @@ def format_table(results: dict, sizes, bb_sizes) -> str:
             for kind, label in PRETRAIN_KINDS.items():
                 key = f'train_step/{kind}/{size}'
                 r = _ok(results, key)
+                if r is None and key not in results and kind.endswith(
+                        COMPILED_SUFFIX):
+                    continue  # not asked for (--compile)
                 if r is None:
                     rows.append(f'| {label} | {size} | | {fail(key)} | | | | '
                                 f'| | | |')

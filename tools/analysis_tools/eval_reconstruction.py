@@ -78,10 +78,13 @@ def add_heldout_arguments(parser: argparse.ArgumentParser,
 def parse_heldout_args(
         parser: argparse.ArgumentParser,
         argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    """Parse, checking ``--size``."""
+    """Parse, checking ``--size`` and ``--num``."""
     args = parser.parse_args(argv)
     if args.size != 'full' and not args.size.isdigit():
         parser.error(f"--size must be an integer or 'full', got {args.size}")
+    if args.num is not None and args.num < 1:
+        parser.error(f'--num must be >= 1 (or left out for every image), '
+                     f'got {args.num}')
     return args
 
 
@@ -99,9 +102,6 @@ def parse_args(argv: List[str] = None) -> argparse.Namespace:
     parser.add_argument('--batch-size', type=int, default=8)
     parser.add_argument('--out', default=None, help='JSON file to write')
     args = parse_heldout_args(parser, argv)
-    if args.num is not None and args.num < 1:
-        parser.error(f'--num must be >= 1 (or left out for every image), '
-                     f'got {args.num}')
     if args.batch_size < 1:
         parser.error(f'--batch-size must be >= 1, got {args.batch_size}')
     return args

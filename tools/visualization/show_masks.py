@@ -46,7 +46,10 @@ def parse_args(argv: List[str] = None) -> argparse.Namespace:
         '--size', default='224', help="square side (multiple of 16) or 'full'")
     parser.add_argument('--stride', type=int, default=4)
     parser.add_argument('--out', default='iam_masks.png')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.num < 1:
+        parser.error(f'--num must be >= 1, got {args.num}')
+    return args
 
 
 def hot_visible_share(gray: np.ndarray,

@@ -12,6 +12,10 @@ PATCH_SIZES = (4, 2, 2)
 TOKEN_PATCH = 16
 #: ``out_type`` choices (see ``InfMAEViT``).
 OUT_TYPES = ('featmap', 'avg_featmap', 'raw')
+#: Where the IAM stride (which sets the mask ratio) is configured.
+IAM_STRIDE_KEYS = ("the stride of dict(type='IAMMaskGenerator') in "
+                   'train_dataloader.dataset.pipeline (or '
+                   'model.mask_generator.stride with in-model masking)')
 
 
 def _arch(embed_dims: Tuple[int, int, int], depths: Tuple[int, int, int],
@@ -74,6 +78,16 @@ def check_out_type(out_type: str) -> str:
         raise ValueError(f'model.backbone.out_type must be one of '
                          f'{OUT_TYPES}, got {out_type!r}.{advice}')
     return out_type
+
+
+def format_output(feat: torch.Tensor, out_type: str) -> torch.Tensor:
+    """A (B, C, h, w) feature map in the form ``out_type`` names: the map, its
+    spatial average (B, C) or the flattened map (B, h * w, C)."""
+    if out_type == 'avg_featmap':
+        return feat.mean(dim=(2, 3))
+    if out_type == 'raw':
+        return feat.flatten(2).transpose(1, 2)
+    return feat
 
 
 def check_modes(frozen_stages: int, masked_conv: str) -> None:

@@ -7,8 +7,9 @@ from typing import Dict, Iterable, List, Optional, Tuple
 import torch
 from mmengine.logging import MMLogger
 
-from infmae_mm.utils.checkpoint import (conv1x1_as_linear, extract_state_dict,
-                                        safe_load_checkpoint)
+from infmae_mm.utils.checkpoint import (extract_state_dict,
+                                        safe_load_checkpoint,
+                                        upgrade_state_dict)
 from infmae_mm.utils.official import convert_official_state_dict
 from ..layers import resize_pos_embed
 
@@ -155,7 +156,7 @@ def load_pretrained(model: torch.nn.Module,
             f'model.backbone.init_cfg.checkpoint at it, or set '
             f'model.backbone.init_cfg=None to train from scratch.')
     state_dict = adapt_to_model(
-        conv1x1_as_linear(load_encoder_state_dict(checkpoint, prefix), model),
+        upgrade_state_dict(load_encoder_state_dict(checkpoint, prefix), model),
         model)
     own = model.state_dict()
     mismatched = [

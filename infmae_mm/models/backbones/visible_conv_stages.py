@@ -29,7 +29,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..layers import DenseLayout, gather_tokens
+from ..masking import IAMMask, upsample_token_mask
 from ..ops import depthwise_weight_grad
+from .infmae_arch import PATCH_SIZES, TOKEN_PATCH
+
+#: Block side of stage 1 (stride 4) and stage 2 (stride 8).
+STAGE_SIDES = (TOKEN_PATCH // PATCH_SIZES[0],
+               TOKEN_PATCH // (PATCH_SIZES[0] * PATCH_SIZES[1]))
 
 
 def block_positions(ids_keep: torch.Tensor, grid: Tuple[int, int],
@@ -249,3 +256,45 @@ class VisibleBlocks:
             x.reshape(*self.ids_keep.shape, self.side**2, x.shape[-1]),
             self._index[k], conv.weight, conv.bias)
         return out.view(x.shape)
+
+
+def visible_conv_stages(encoder: nn.Module, x: torch.Tensor, iam: IAMMask,
+                        grid: Tuple[int, int]) -> tuple:
+    """``encoder.conv_stages`` (an ``InfMAEViT``'s) at the visible patches.
+
+    Args:
+        encoder (nn.Module): The ``InfMAEViT``.
+        x (torch.Tensor): (B, C, H, W) images.
+        iam (IAMMask): The batch's masks.
+        grid (tuple[int, int]): Token grid (h, w).
+
+    Returns:
+        tuple[torch.Tensor]: The visible F1 (B, N_vis, 16, C1) and F2
+        (B, N_vis, 4, C2) blocks (positions raster inside the patch) and the
+        visible stage-3 tokens (B, N_vis, C3) without positions.
+    """
+    ids_keep = iam.ids_keep
+    B, N = ids_keep.shape
+    patches = map_to_blocks(x, ids_keep, TOKEN_PATCH)
+    patches = patches.view(B * N, TOKEN_PATCH, TOKEN_PATCH, x.shape[1])
+    f1, f2, tokens = encoder.conv_stages(
+        patches, [VisibleBlocks(ids_keep, grid, side) for side in STAGE_SIDES])
+    f1 = f1.reshape(B, N, STAGE_SIDES[0]**2, -1)
+    return f1, f2.reshape(B, N, STAGE_SIDES[1]**2, -1), tokens.view(B, N, -1)
+
+
+def dense_masked_conv_stages(encoder: nn.Module, x: torch.Tensor, iam: IAMMask,
+                             grid: Tuple[int, int]) -> tuple:
+    """The official formulation, the reference of :func:`visible_conv_stages`
+    (same arguments and outputs): whole maps, masked positions zeroed before
+    every depthwise mixer."""
+    layouts = [
+        DenseLayout(1. - upsample_token_mask(iam.mask, grid, side).to(
+            x.dtype).permute(0, 2, 3, 1)) for side in STAGE_SIDES
+    ]
+    f1, f2, tokens = encoder.conv_stages(x.permute(0, 2, 3, 1), layouts)
+    return (map_to_blocks(
+        f1.permute(0, 3, 1, 2), iam.ids_keep, STAGE_SIDES[0]),
+            map_to_blocks(
+                f2.permute(0, 3, 1, 2), iam.ids_keep, STAGE_SIDES[1]),
+            gather_tokens(tokens.flatten(1, 2), iam.ids_keep))

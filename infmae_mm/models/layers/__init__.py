@@ -3,7 +3,8 @@ from .conv_block import DENSE, ConvFFN, DenseLayout, MaskedConvBlock, Pointwise
 from .frequency_filter import AdaptiveFrequencyFilter
 from .frequency_guided_block import FrequencyGuidedBlock
 from .patch_embed import ConvPatchEmbed
-from .pos_embed import resize_pos_embed, sincos_pos_embed_2d
+from .pos_embed import (position_table_for, resize_pos_embed,
+                        sincos_pos_embed_2d)
 from .relative_position import (RelativePositionBias, relative_position_index,
                                 visible_position_bias)
 from .transformer_block import (FFN, MultiheadSelfAttention, TransformerBlock,

@@ -77,3 +77,25 @@ def resize_pos_embed(pos_embed: torch.Tensor,
     grid = F.interpolate(
         grid.float(), size=dst_shape, mode=mode, align_corners=False)
     return grid.permute(0, 2, 3, 1).reshape(1, -1, c).to(pos_embed.dtype)
+
+
+def position_table_for(pos_embed: torch.Tensor, grid_size: Tuple[int, int],
+                       new_grid: Tuple[int,
+                                       int], learnable: bool) -> torch.Tensor:
+    """A (1, h * w, C) position table for another token grid.
+
+    Args:
+        pos_embed (torch.Tensor): (1, N, C) table of ``grid_size``.
+        grid_size (tuple[int, int]): Its grid.
+        new_grid (tuple[int, int]): The grid wanted.
+        learnable (bool): Whether the table is learned: resized bicubically;
+            a fixed sin-cos table is rebuilt exactly for the new grid.
+
+    Returns:
+        torch.Tensor: (1, h * w, C), ``pos_embed`` itself for its own grid.
+    """
+    if tuple(new_grid) == tuple(grid_size):
+        return pos_embed
+    if not learnable:
+        return sincos_pos_embed_2d(pos_embed.shape[-1], new_grid).to(pos_embed)
+    return resize_pos_embed(pos_embed, grid_size, new_grid)

@@ -61,8 +61,10 @@ class InfMAEPyramidNeck(BaseModule):
         self.config_key = config_key
         self.arch = arch
         if arch is not None:
+            from ..backbones.infmae_arch import parse_arch
             from ..backbones.infmae_vit import InfMAEViT
-            arch_dims = tuple(InfMAEViT._parse_arch(arch)['embed_dims'])
+            arch_dims = tuple(
+                parse_arch(arch, InfMAEViT.arch_zoo)['embed_dims'])
             if in_channels is not None and tuple(in_channels) != arch_dims:
                 raise ValueError(
                     f'InfMAEPyramidNeck got {config_key}.arch={arch!r} '

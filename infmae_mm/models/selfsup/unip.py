@@ -87,3 +87,20 @@ class UNIP(ForeignCheckpointCheckMixin, BaseSelfSupervisor):
         """Distillation loss of a normalised (B, C, H, W) batch."""
         student, teacher = self.attention_pair(inputs)
         return dict(loss=self.head.loss(student, teacher))
+
+    def forward(self,
+                inputs: torch.Tensor,
+                data_samples: Optional[List[DataSample]] = None,
+                mode: str = 'tensor'):
+        """mmpretrain's modes; ``'predict'`` (``mim test``, the test loop) is
+        refused with what to do instead: attention distillation has no
+        prediction to score."""
+        if mode == 'predict':
+            raise NotImplementedError(
+                'UNIP pre-training distils attention and has no prediction '
+                'to test (mim test / model.test_step): take the student\'s '
+                "features with mmpretrain's FeatureExtractor(config, "
+                'pretrained=checkpoint) (no teacher file needed), or '
+                'fine-tune it with a configs/seg/unip_* or configs/det '
+                'config.')
+        return super().forward(inputs, data_samples, mode)
