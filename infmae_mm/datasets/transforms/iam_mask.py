@@ -100,7 +100,8 @@ class IAMMaskGenerator(BaseTransform):
             generator = torch.Generator().manual_seed(
                 int(np.random.randint(0, 2**31 - 1)))
         iam = self.masking(images, generator, value_range)
-        results[IAM_MASK_KEY] = IAMMask(*(v[0].numpy() for v in iam))
+        results[IAM_MASK_KEY] = IAMMask(*(None if v is None else v[0].numpy()
+                                          for v in iam))
         return results
 
     def __repr__(self) -> str:

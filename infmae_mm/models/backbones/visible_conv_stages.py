@@ -181,7 +181,11 @@ class _HaloDepthwiseConv(torch.autograd.Function):
         # the dtype of the incoming gradient (autograd casts the returned
         # gradients back to the inputs' dtypes).
         dtype = grad_out.dtype
-        blocks, weight = blocks.to(dtype), weight.to(dtype)
+        # (Casts only where needed: a no-op cast is dispatched too.)
+        if blocks.dtype != dtype:
+            blocks = blocks.to(dtype)
+        if weight.dtype != dtype:
+            weight = weight.to(dtype)
         B, N, P, C = blocks.shape
         side = math.isqrt(P)
         k = weight.shape[-1]

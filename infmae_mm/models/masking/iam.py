@@ -51,10 +51,38 @@ class IAMMask(NamedTuple):
             raster-order token in ``cat([visible, masked])``; ``gather`` with
             it un-shuffles.
         mask (torch.Tensor): (B, N) float token mask in raster order.
+        ids_shuffle (torch.Tensor, optional): (B, N) int64 the visible ids
+            then the masked ones, the permutation ``ids_restore`` inverts:
+            ``ids_shuffle[:, N_vis:]`` are the masked tokens in the order of
+            the masked slots of ``cat([visible, masked])``. Carried from
+            where the masks are made so that no consumer rebuilds it
+            (:func:`shuffle_ids`); None in masks made without it.
     """
     ids_keep: Union[torch.Tensor, np.ndarray]
     ids_restore: Union[torch.Tensor, np.ndarray]
     mask: Union[torch.Tensor, np.ndarray]
+    ids_shuffle: Optional[Union[torch.Tensor, np.ndarray]] = None
+
+
+def inverse_permutation(ids: torch.Tensor) -> torch.Tensor:
+    """The inverse of each row of a (B, N) batch of permutations (one
+    scatter: ``out[b, ids[b, i]] = i``), e.g. ``ids_restore`` from
+    ``ids_shuffle`` and back."""
+    positions = torch.arange(ids.shape[1], device=ids.device).expand_as(ids)
+    return torch.empty_like(ids).scatter_(1, ids, positions)
+
+
+def shuffle_ids(
+        masks: Union[IAMMask,
+                     torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor]:
+    """``(ids_restore, ids_shuffle)`` of the masks a decoder or bridge is
+    given: an :class:`IAMMask` carries both; a bare (B, N) ``ids_restore``
+    (mmpretrain's MAE, the placement of a DDG bridge) is inverted."""
+    if isinstance(masks, IAMMask):
+        if masks.ids_shuffle is not None:
+            return masks.ids_restore, masks.ids_shuffle
+        masks = masks.ids_restore
+    return masks, inverse_permutation(masks)
 
 
 def collate_masks(masks: Sequence[IAMMask],
@@ -77,10 +105,13 @@ def collate_masks(masks: Sequence[IAMMask],
         return torch.stack([torch.as_tensor(v) for v in values]).to(
             device=device, dtype=dtype)
 
+    shuffles = [m.ids_shuffle for m in masks]
     return IAMMask(
         stack([m.ids_keep for m in masks], torch.long),
         stack([m.ids_restore for m in masks], torch.long),
-        stack([m.mask.reshape(-1) for m in masks], torch.float32))
+        stack([m.mask.reshape(-1) for m in masks], torch.float32),
+        None if any(s is None
+                    for s in shuffles) else stack(shuffles, torch.long))
 
 
 def num_visible(num_tokens: int, stride: int) -> int:
@@ -228,14 +259,14 @@ def masks_from_order(order: torch.Tensor, num_keep: int) -> IAMMask:
         num_keep (int): Visible tokens per image.
 
     Returns:
-        IAMMask: (B, num_keep) ids, (B, N) restore ids and (B, N) mask.
+        IAMMask: (B, num_keep) ids, (B, N) restore ids, (B, N) mask and
+        ``order`` as the shuffle ids.
     """
     B, N = order.shape
     ids_keep = order[:, :num_keep]
-    ids_restore = torch.argsort(order, dim=1)
     mask = torch.ones(B, N, device=order.device)
     mask.scatter_(1, ids_keep, 0.)
-    return IAMMask(ids_keep, ids_restore, mask)
+    return IAMMask(ids_keep, inverse_permutation(order), mask, order)
 
 
 def seeded_random_masks(num_tokens: int,

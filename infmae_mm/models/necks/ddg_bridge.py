@@ -1,5 +1,5 @@
 """DuGI-MAE's dual-domain guidance bridge between encoder and decoder."""
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -9,7 +9,7 @@ from mmpretrain.registry import MODELS
 from infmae_mm.registry import register_in_hosts
 from ..layers import gather_tokens
 from ..layers.frequency_filter import AdaptiveFrequencyFilter
-from ..masking import upsample_token_mask
+from ..masking import IAMMask, shuffle_ids, upsample_token_mask
 
 DOMAINS = ('image', 'embedding')
 AFDM_INPUTS = ('full', 'visible')
@@ -179,16 +179,17 @@ class DualDomainGuidance(BaseModule):
         return self.token_pool(freq_tokens.transpose(1, 2)).transpose(1, 2)
 
     def forward(
-            self, latent: torch.Tensor, images: torch.Tensor,
-            ids_restore: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        self, latent: torch.Tensor, images: torch.Tensor,
+        ids_restore: Union[IAMMask, torch.Tensor]
+    ) -> Tuple[torch.Tensor, Union[IAMMask, torch.Tensor]]:
         """Decoder tokens and their placement.
 
         Args:
             latent (torch.Tensor): (B, n, C3) encoder output for the visible
                 tokens, in mask rank order.
             images (torch.Tensor): (B, C, H, W) normalised images.
-            ids_restore (torch.Tensor): (B, N) un-shuffle ids of the masks
-                (rank < n: visible).
+            ids_restore (IAMMask | torch.Tensor): The masks, or their (B, N)
+                un-shuffle ids alone (rank < n: visible).
 
         Returns:
             tuple: ``tokens`` (B, n', C3) for the decoder and the un-shuffle
@@ -196,8 +197,9 @@ class DualDomainGuidance(BaseModule):
             tokens and gathers.
         """
         num_visible = latent.shape[1]
-        ids_keep = torch.argsort(ids_restore, dim=1)[:, :num_visible]
-        mask = (ids_restore >= num_visible).to(images.dtype)
+        restore, shuffle = shuffle_ids(ids_restore)
+        ids_keep = shuffle[:, :num_visible]
+        mask = (restore >= num_visible).to(images.dtype)
         freq = self.filter(images, mask)['freq_tokens']
         freq = self.per_visible_token(freq, ids_keep)
         return self.fusion(latent, freq.to(latent.dtype), ids_restore)

@@ -1,5 +1,5 @@
 """DDG in the form of the released DuGI-MAE code: three branches."""
-from typing import Optional, Tuple
+from typing import Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -7,6 +7,7 @@ from mmengine.model import BaseModule
 
 from infmae_mm.registry import register_in_hosts
 from ..layers.branch_attention_unit import BranchAttentionUnit
+from ..masking import IAMMask, inverse_permutation, shuffle_ids
 
 
 @register_in_hosts('MODELS', hosts=('mmpretrain', ))
@@ -57,17 +58,18 @@ class DDGThreeBranch(BaseModule):
         ])
 
     def forward(
-            self, latent: torch.Tensor, freq: torch.Tensor,
-            ids_restore: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        self, latent: torch.Tensor, freq: torch.Tensor,
+        ids_restore: Union[IAMMask, torch.Tensor]
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
         """Build the decoder tokens and their placement.
 
         Args:
             latent (torch.Tensor): (B, n, C) encoder output, visible tokens in
                 mask rank order.
             freq (torch.Tensor): (B, n, C) downsampled frequency tokens.
-            ids_restore (torch.Tensor): (B, N) un-shuffle ids of the masks:
-                position p holds rank ``ids_restore[p]`` in
-                ``cat([visible, masked])``.
+            ids_restore (IAMMask | torch.Tensor): The masks, or their (B, N)
+                un-shuffle ids alone: position p holds rank
+                ``ids_restore[p]`` in ``cat([visible, masked])``.
 
         Returns:
             tuple: ``tokens`` (B, num_branches * n, C) and the un-shuffle ids
@@ -75,6 +77,7 @@ class DDGThreeBranch(BaseModule):
             n mask tokens and gathers with them.
         """
         B, n, _ = latent.shape
+        ids_restore, order = shuffle_ids(ids_restore)
         N = ids_restore.shape[1]
         if self.num_branches * n != N - n:
             raise ValueError(
@@ -89,7 +92,6 @@ class DDGThreeBranch(BaseModule):
                 "fusion dict(type='DDGGuidedAttention') (model.neck.guidance."
                 'fusion in DuGI-MAE configs, model.guidance.fusion in '
                 'MAEWithDDG ones).')
-        order = torch.argsort(ids_restore, dim=1)
         ids_keep, ids_masked = order[:, :n], order[:, n:]
         if self.code_order:
             latent, ids_keep, ids_masked = (latent.flip(1), ids_keep.flip(1),
@@ -98,5 +100,5 @@ class DDGThreeBranch(BaseModule):
         outputs = [self.branches[0](mixed)]
         outputs += [branch(latent) for branch in self.branches[1:]]
         tokens = torch.cat(outputs, dim=1)
-        placement = torch.argsort(torch.cat([ids_masked, ids_keep], 1), dim=1)
+        placement = inverse_permutation(torch.cat([ids_masked, ids_keep], 1))
         return tokens, placement

@@ -8,6 +8,7 @@ from mmengine.model import BaseModule
 from infmae_mm.registry import register_in_hosts
 from ..layers import TransformerBlock, gather_tokens, sincos_pos_embed_2d
 from ..layers.weight_init import mae_init_
+from ..masking import IAMMask, shuffle_ids
 from ..width_check import check_widths
 
 
@@ -87,7 +88,7 @@ class InfMAEPretrainDecoder(BaseModule):
 
     def forward(self,
                 latent: torch.Tensor,
-                ids_restore: torch.Tensor,
+                ids_restore: Union[IAMMask, torch.Tensor],
                 grid_size: Optional[Tuple[int, int]] = None,
                 images: Optional[torch.Tensor] = None,
                 query_ids: Optional[torch.Tensor] = None) -> torch.Tensor:
@@ -101,8 +102,10 @@ class InfMAEPretrainDecoder(BaseModule):
 
         Args:
             latent (torch.Tensor): (B, N_vis, C3) encoded visible tokens.
-            ids_restore (torch.Tensor): (B, N) un-shuffle ids; the first N_vis
-                entries of ``cat([visible, masked])`` are the latents.
+            ids_restore (IAMMask | torch.Tensor): The masks the encoder used
+                (``InfMAE`` passes them, with their shuffle ids), or their
+                (B, N) un-shuffle ids alone; the first N_vis entries of
+                ``cat([visible, masked])`` are the latents.
             grid_size (tuple[int, int], optional): Token grid (h, w) with
                 h * w = N. Defaults to the grid of ``images``, else the
                 stored grid, or a square one.
@@ -126,12 +129,15 @@ class InfMAEPretrainDecoder(BaseModule):
         check_widths('InfMAEPretrainDecoder', 'model.neck.embed_dim',
                      self.decoder_embed.in_features, latent.shape[-1],
                      'encoder tokens (C3)')
+        ids_restore, ids_shuffle = shuffle_ids(ids_restore)
         B, num_tokens = ids_restore.shape
         num_visible = latent.shape[1]
         x = self.decoder_embed(latent)
         mask_tokens = self.mask_token.expand(B, num_tokens - num_visible, -1)
         x = gather_tokens(torch.cat([x, mask_tokens], dim=1), ids_restore)
-        pos = self._position_table(num_tokens, grid_size).to(x.dtype)
+        pos = self._position_table(num_tokens, grid_size)
+        if pos.dtype != x.dtype:
+            pos = pos.to(x.dtype)
         x = x + pos
         blocks = list(self.decoder_blocks)
         if len(blocks) > 1 and num_visible < num_tokens:
@@ -140,8 +146,9 @@ class InfMAEPretrainDecoder(BaseModule):
             # instead of once per sample (the last block is left to
             # ``query_ids``).
             x = blocks[0].forward_projected(
-                x, self._first_projections(x, ids_restore, num_visible,
-                                           pos[0]))
+                x,
+                self._first_projections(x, ids_restore, ids_shuffle,
+                                        num_visible, pos[0]))
             blocks = blocks[1:]
         for i, block in enumerate(blocks):
             last = i == len(blocks) - 1
@@ -151,13 +158,12 @@ class InfMAEPretrainDecoder(BaseModule):
         return self.decoder_pred(self.decoder_norm(x))
 
     def _first_projections(self, x: torch.Tensor, ids_restore: torch.Tensor,
-                           num_visible: int,
+                           ids_shuffle: torch.Tensor, num_visible: int,
                            pos: torch.Tensor) -> torch.Tensor:
         """``qkv(norm1(x))`` of the first block, (B, N, 3 D): computed at the
         visible tokens of ``x`` (B, N, D) and, for the masked ones, from a
         table of ``mask_token + pos`` (N, D) rows, one per position."""
         block = self.decoder_blocks[0]
-        ids_shuffle = ids_restore.argsort(dim=1)
         visible = block.attn.qkv(
             block.norm1(gather_tokens(x, ids_shuffle[:, :num_visible])))
         table = block.attn.qkv(block.norm1(self.mask_token[0] + pos))

@@ -10,7 +10,8 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 from infmae_mm.registry import register_in_hosts
-from ..masking import IAM_MASK_KEY, IAMMask, IAMMasking, collate_masks
+from ..masking import (IAM_MASK_KEY, IAMMask, IAMMasking, collate_masks,
+                       shuffle_ids)
 from .foreign_checkpoint import ForeignCheckpointCheckMixin
 from .reconstruction_predict import ReconstructionPredictMixin
 
@@ -177,15 +178,13 @@ class InfMAE(ForeignCheckpointCheckMixin, ReconstructionPredictMixin,
              **kwargs) -> Dict[str, torch.Tensor]:
         """Masked reconstruction loss of a normalised (B, C, H, W) batch."""
         masks = self.compute_masks(inputs, data_samples)
-        latent, mask, ids_restore = self.backbone(inputs, masks,
-                                                  self.stage_fusion)
+        latent, mask, _ = self.backbone(inputs, masks, self.stage_fusion)
         if not self.decode_masked_only:
-            pred = self.neck(latent, ids_restore, images=inputs)
+            pred = self.neck(latent, masks, images=inputs)
             return dict(loss=self.head.loss(pred, inputs, mask))
         # The masked tokens follow the N_vis visible ones in shuffled order.
-        masked_ids = ids_restore.argsort(dim=1)[:, latent.shape[1]:]
-        pred = self.neck(
-            latent, ids_restore, images=inputs, query_ids=masked_ids)
+        masked_ids = shuffle_ids(masks)[1][:, latent.shape[1]:]
+        pred = self.neck(latent, masks, images=inputs, query_ids=masked_ids)
         return dict(loss=self.head.loss(pred, inputs, mask, masked_ids))
 
     @torch.no_grad()
@@ -212,7 +211,6 @@ class InfMAE(ForeignCheckpointCheckMixin, ReconstructionPredictMixin,
         """
         if masks is None:
             masks = self.compute_masks(inputs, data_samples)
-        latent, mask, ids_restore = self.backbone(inputs, masks,
-                                                  self.stage_fusion)
-        pred = self.neck(latent, ids_restore, images=inputs)
+        latent, mask, _ = self.backbone(inputs, masks, self.stage_fusion)
+        pred = self.neck(latent, masks, images=inputs)
         return self.head.reconstruction(pred, inputs, mask)
