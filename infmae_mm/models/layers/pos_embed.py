@@ -1,8 +1,10 @@
 """Fixed 2-D sine-cosine position tables (MAE convention) and their
 resizing."""
+import math
 from typing import Tuple
 
 import torch
+import torch._dynamo
 import torch.nn.functional as F
 
 
@@ -26,7 +28,9 @@ def sincos_pos_embed_2d(embed_dim: int,
         dtype (torch.dtype): Precision of the computation. float64 (the
             default) makes the table bit-identical to the numpy reference;
             exports use float32, which ONNX runtimes support (about 1e-6
-            apart).
+            apart), and so does a graph ``torch.compile`` captures (a table
+            for a grid other than the stored one is then computed inside
+            the graph).
 
     Returns:
         torch.Tensor: The table, shape (1, h * w, C), float32.
@@ -36,8 +40,17 @@ def sincos_pos_embed_2d(embed_dim: int,
             f'sin-cos position embedding needs embed_dim divisible by 4, '
             f'got {embed_dim}.')
     h, w = grid_size
-    omega = torch.arange(embed_dim // 4, dtype=torch.float64)
-    omega = (1. / temperature**(omega / (embed_dim / 4.))).to(dtype)
+    if torch._dynamo.is_compiling():
+        # float32, and the frequencies as exp(-k log T / (C / 4)): inductor's
+        # CPU code generation of torch 2.1 fails on float64 and on a
+        # constant raised to an index.
+        dtype = torch.float32
+        omega = torch.exp(
+            torch.arange(embed_dim // 4, dtype=dtype) *
+            (-math.log(temperature) / (embed_dim / 4.)))
+    else:
+        omega = torch.arange(embed_dim // 4, dtype=torch.float64)
+        omega = (1. / temperature**(omega / (embed_dim / 4.))).to(dtype)
     rows, cols = torch.meshgrid(
         torch.arange(h).to(dtype), torch.arange(w).to(dtype), indexing='ij')
 
