@@ -178,9 +178,11 @@ def test_pretraining_recipe_trains_with_compile(tmp_path) -> None:
 def test_position_table_for_another_grid_compiles_with_inductor() -> None:
     """A table for a grid other than the stored one is computed inside the
     compiled graph (pre-training at another size than ``img_size``); with
-    float64 and ``T ** (k / (C / 4))`` inductor's CPU code generation of
-    torch 2.1 failed on it. It compiles and equals the eager (float64)
-    table within float32 rounding."""
+    float64 and ``T ** (k / (C / 4))`` inductor's CPU code generation of torch
+    2.1 failed on it.
+
+    It compiles and equals the eager (float64) table within float32 rounding.
+    """
     from infmae_mm.models.layers import sincos_pos_embed_2d
     torch._dynamo.reset()
     compiled = torch.compile(lambda: sincos_pos_embed_2d(768, (4, 6)))
