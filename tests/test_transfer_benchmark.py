@@ -1,6 +1,7 @@
 """tools/analysis_tools/transfer_benchmark.py on generated IRSTD data."""
 import importlib.util
 import json
+import os
 import os.path as osp
 
 import numpy as np
@@ -119,27 +120,34 @@ def test_end_to_end_and_resume(bench, tmp_path, monkeypatch):
         '--data-root', root, '--img-dirs', 'images', '--mask-dir', 'masks',
         '--mask-suffix', '.png', '--split-dir', '', '--train-split', 'train',
         '--val-split', 'val', '--test-split', 'test', '--work-dir',
-        str(tmp_path / 'work'), '--methods', 'random', 'infmae', 'mae', 'unip',
-        '--seeds', '0', '1', '--pretrain-epochs', '1', '--budget-curve',
-        '--pretrain-crop', '32', '--pretrain-batch', '4', '--workers', '0',
-        '--probe-lrs', '0.01', '0.03', '--probe-steps', '3', '--probe-crop',
-        '32', '--ft-lrs', '0.001', '--ft-iters', '2', '--ft-batch', '2',
-        '--ft-crop', '32'
+        str(tmp_path / 'work'), '--methods', 'random', 'infmae', 'mae',
+        'vit-random', 'unip', '--seeds', '0', '1', '--pretrain-epochs', '1',
+        '--budget-curve', '--pretrain-crop', '32', '--pretrain-batch', '4',
+        '--workers', '0', '--probe-lrs', '0.01', '0.03', '--probe-steps', '3',
+        '--probe-crop', '32', '--ft-lrs', '0.001', '--ft-iters', '2',
+        '--ft-batch', '2', '--ft-crop', '32'
     ]
     results = bench.main(argv)
     cells = results['cells']
     # probe: every lr x seed; fine-tune: one lr x both seeds, per method
-    assert len(cells) == 3 * (2 * 2 + 2)
+    assert len(cells) == 4 * (2 * 2 + 2)
     for block in results['summary'].values():
-        assert set(block['rows']) == {'random', 'infmae', 'mae'}
+        assert set(block['rows']) == {'random', 'infmae', 'mae', 'vit-random'}
         for row in block['rows'].values():
             assert row['seeds'] == 2
     # the budget curve: random init as epoch 0, the final checkpoint as 1
     budget = results['budget_curve']
     assert set(budget['test_IoU']) == {'infmae', 'mae'}
-    # epoch 0 is the InfMAE encoder's random init; the ViT has none
+    # epoch 0 is the random init of each method's encoder: the InfMAE
+    # encoder's ('random') and the ViT's ('vit-random', not pre-trained)
     assert set(budget['test_IoU']['infmae']) == {'0', '1'}
-    assert set(budget['test_IoU']['mae']) == {'1'}
+    assert set(budget['test_IoU']['mae']) == {'0', '1'}
+    assert budget['test_IoU']['mae']['0'] == [
+        cells[bench.cell_key('probe', 'vit-random', budget['lr'],
+                             s)]['test']['IoU'] for s in (0, 1)
+    ]
+    assert sorted(os.listdir(tmp_path / 'work' /
+                             'pretrain')) == ['infmae', 'mae']
     for points in budget['test_IoU'].values():
         assert all(len(v) == 2 for v in points.values())
     assert 'against pre-training epochs' in results['table']

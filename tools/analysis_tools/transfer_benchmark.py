@@ -18,7 +18,9 @@ One protocol for every method (issue 21):
    ``infmae`` (IAM masks), ``infmae-random`` (random masks, the paper's
    "w/o IAM"), ``dugi`` (DuGI-MAE, paper form), ``mae`` (mmpretrain's MAE,
    a plain ViT of the same width and depth as the nano/tiny stage 3 plus two
-   blocks for the conv stages) and ``random`` (no pre-training). ``unip`` is
+   blocks for the conv stages), ``random`` (the InfMAE encoder without
+   pre-training) and ``vit-random`` (MAE's ViT without pre-training: what
+   the ViT's architecture gives on its own). ``unip`` is
    skipped with a message: it needs an RGB teacher checkpoint, which cannot
    be downloaded here.
 3. **Frozen-feature probe** (UNIP's linear-probe protocol, made light for a
@@ -66,7 +68,14 @@ import torch.nn.functional as F
 from infmae_mm.models.heads.light_target_head import LightTargetFusion
 from infmae_mm.models.losses.soft_iou_loss import SoftIoULoss
 
-METHODS = ('random', 'infmae', 'infmae-random', 'dugi', 'mae', 'unip')
+METHODS = ('random', 'infmae', 'infmae-random', 'dugi', 'mae', 'vit-random',
+           'unip')
+#: Methods without pre-training (random init): the InfMAE encoder and
+#: MAE's plain ViT (the control that separates the ViT's architecture from
+#: its pre-training).
+RANDOM_INIT = ('random', 'vit-random')
+#: Methods with mmpretrain's plain ViT encoder.
+VIT_METHODS = ('mae', 'vit-random')
 PRETRAIN_CONFIGS = {
     'infmae': 'configs/pretrain/infmae_vit-base-p16_4xb64-amp-coslr-400e_'
     'inf30.py',
@@ -444,9 +453,9 @@ class Encoder(nn.Module):
             # the position table's grid is the pre-training crop's (a
             # given checkpoint may come from another crop, e.g. the demo)
             if 'pos_embed' in state:
-                tokens = state['pos_embed'].shape[1] - (method == 'mae')
+                tokens = state['pos_embed'].shape[1] - (method in VIT_METHODS)
                 img_size = int(round(math.sqrt(tokens))) * 16
-        if method == 'mae':
+        if method in VIT_METHODS:
             width = ARCH_WIDTH[args.arch]
             heads = {'nano': 2, 'tiny': 3, 'small': 6, 'base': 12}[args.arch]
             cfg = dict(
@@ -467,7 +476,7 @@ class Encoder(nn.Module):
                 img_size=img_size,
                 out_type='featmap')
         self.backbone = MODELS.build(cfg)
-        if method == 'random':
+        if method in RANDOM_INIT:
             torch.manual_seed(args.pretrain_seed)
             with quiet_logger():  # init_weights logs every tensor
                 self.backbone.init_weights()
@@ -971,7 +980,9 @@ def parse_args(argv=None):
     p.add_argument(
         '--methods',
         nargs='+',
-        default=['random', 'infmae', 'infmae-random', 'dugi', 'mae'],
+        default=[
+            'random', 'infmae', 'infmae-random', 'dugi', 'mae', 'vit-random'
+        ],
         choices=METHODS)
     p.add_argument(
         '--val-fraction',
@@ -1092,13 +1103,14 @@ def main(argv=None) -> dict:
     n_frames = write_frames([data['train'], data['val']], frames)
     log(f'{n_frames} unlabelled frames (train + val images) in {frames}')
 
-    checkpoints = {'random': None}
+    checkpoints = {m: None for m in RANDOM_INIT}
     given = dict(item.split('=', 1) for item in args.checkpoint)
     for m, path in given.items():
-        if m not in METHODS or m == 'random' or not osp.isfile(path):
-            raise SystemExit(f'--checkpoint {m}={path}: expected METHOD=FILE '
-                             f'with METHOD in {METHODS[1:]} and an existing '
-                             f'file')
+        if m not in METHODS or m in RANDOM_INIT or not osp.isfile(path):
+            raise SystemExit(
+                f'--checkpoint {m}={path}: expected METHOD=FILE with METHOD '
+                f'in {[m for m in METHODS if m not in RANDOM_INIT]} and an '
+                f'existing file')
     results.setdefault('pretrain_seconds', {})
     results.setdefault('pretrain_loss', {})
     cells = results['cells']
@@ -1113,7 +1125,7 @@ def main(argv=None) -> dict:
         if m in given:
             checkpoints[m] = given[m]
             log(f'{m}: the given checkpoint {given[m]}')
-        elif m != 'random':
+        elif m not in RANDOM_INIT:
             log(f'pre-training {m} ({args.pretrain_epochs} epochs)')
             checkpoints[m], seconds = pretrain(args, m, frames)
             results['pretrain_seconds'][m] = seconds
@@ -1224,7 +1236,7 @@ def budget_curve(args, methods, checkpoints, data, cells, results, out,
         return {}
     curve = {}
     for m in methods:
-        if m == 'random':
+        if m in RANDOM_INIT:
             continue
         points = {}
         for sub in ('pretrain', 'budget'):
@@ -1238,13 +1250,11 @@ def budget_curve(args, methods, checkpoints, data, cells, results, out,
                 continue
             run_probe_cells(args, m, ckpt, data, cells, results, out, log,
                             f'{m}@{epoch}', [lr], 'probe-budget')
-        # epoch 0 is the random-init row, this encoder's only for the
-        # InfMAE encoders (the ViT has no random-init run here)
-        rows = {} if m == 'mae' else {
-            0: [
-                cells.get(cell_key('probe', 'random', lr, s))
-                for s in args.seeds
-            ]
+        # epoch 0 is the random-init row of the method's encoder
+        start = 'vit-random' if m in VIT_METHODS else 'random'
+        rows = {} if start not in methods else {
+            0:
+            [cells.get(cell_key('probe', start, lr, s)) for s in args.seeds]
         }
         for epoch in sorted(points):
             if epoch < args.pretrain_epochs:
