@@ -1,8 +1,10 @@
 """Run the OpenMMLab host tools (mim, tools/*.py) as a user would."""
+import importlib.util
 import os
 import os.path as osp
 import subprocess
 import sys
+import types
 from typing import List
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -42,3 +44,12 @@ def write_config(path: str, base: str, overrides: str) -> str:
     with open(path, 'w') as f:
         f.write(f'_base_ = {base!r}\n{overrides}\n')
     return path
+
+
+def load_tool(relpath: str) -> types.ModuleType:
+    """A script of tools/ (a path relative to the repository) as a module."""
+    spec = importlib.util.spec_from_file_location(
+        'tool_' + osp.basename(relpath)[:-3], osp.join(REPO, relpath))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

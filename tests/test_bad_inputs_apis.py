@@ -5,7 +5,6 @@ Each test feeds what a new user might give and asserts the answer: a
 conversion by a stated rule, or an error naming the problem and the key,
 file or option that fixes it.
 """
-import logging
 import os.path as osp
 import sys
 
@@ -13,26 +12,12 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.logging import MMLogger
 from mmengine.registry import DefaultScope, init_default_scope
 
 from infmae_mm.datasets import ConvertToGray, ThermalNormalize
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 PRETRAIN_TINY = 'infmae_vit-tiny-p16_1xb16-coslr-100e_ir-sample'
-
-
-@pytest.fixture
-def warnings_logged():
-    logger = MMLogger.get_current_instance()
-    records = []
-    handler = logging.Handler()
-    handler.emit = records.append
-    logger.addHandler(handler)
-    yield lambda: [
-        r.getMessage() for r in records if r.levelno == logging.WARNING
-    ]
-    logger.removeHandler(handler)
 
 
 # ------------------------------------------------ float images (item 6)

@@ -5,40 +5,17 @@ the input a new user gave and asserts the error type and that the message names
 the problem and the option, key or file that fixes it (or the stated, logged
 recovery).
 """
-import importlib.util
-import logging
 import os.path as osp
 import sys
 
 import numpy as np
 import pytest
 import torch
-from mmengine.logging import MMLogger
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from tests.host_tools import REPO, load_tool
+
 DEMO_CFG = osp.join(
     REPO, 'configs/pretrain/infmae_vit-tiny-p16_1xb16-coslr-100e_ir-sample.py')
-
-
-def load_tool(relpath):
-    spec = importlib.util.spec_from_file_location(
-        'round3_' + osp.basename(relpath)[:-3], osp.join(REPO, relpath))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture
-def warnings_logged():
-    logger = MMLogger.get_current_instance()
-    records = []
-    handler = logging.Handler()
-    handler.emit = records.append
-    logger.addHandler(handler)
-    yield lambda: [
-        r.getMessage() for r in records if r.levelno == logging.WARNING
-    ]
-    logger.removeHandler(handler)
 
 
 # ------------------------------------------------------------ tools

@@ -11,14 +11,14 @@ import pytest
 import torch
 import torch._dynamo
 from mmengine.config import Config
-from mmengine.dataset import Compose, default_collate
 from mmengine.registry import init_default_scope
 
 from infmae_mm.models.backbones.visible_conv_stages import halo_depthwise_conv
 from infmae_mm.models.masking import IAMMasking
 from infmae_mm.models.masking.iam import IAMMask, collate_masks
 from infmae_mm.models.ops import depthwise_weight_grad
-from infmae_mm.testing import tiny_arch_options, write_pretrain_folder
+from infmae_mm.testing import (pipeline_batch, tiny_arch_options,
+                               write_pretrain_folder)
 from tests.host_tools import REPO
 
 #: Pipeline masks (the Inf30 recipe) and in-model masks (official IAM).
@@ -50,27 +50,8 @@ def nano_step(config: str) -> Tuple[torch.nn.Module, torch.Tensor, list]:
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
     model.init_weights()
-    steps = []
-    for step in cfg.train_dataloader.dataset.pipeline:
-        step = dict(step)
-        if step['type'] in ('LoadThermalImage', 'LoadImageFromFile'):
-            continue
-        if step['type'] == 'RandomResizedCrop':
-            step['scale'] = SIZE
-        steps.append(step)
-    pipeline = Compose(steps)
-    rng = np.random.default_rng(0)
-    items = []
-    for _ in range(2):
-        gray = rng.integers(0, 256, (SIZE + 8, SIZE + 8), dtype=np.uint8)
-        img = np.repeat(gray[..., None], 3, 2)
-        items.append(
-            pipeline(
-                dict(
-                    img=img, img_shape=img.shape[:2],
-                    ori_shape=img.shape[:2])))
-    data = model.data_preprocessor(default_collate(items), True)
-    return model, data['inputs'], data['data_samples']
+    inputs, samples = pipeline_batch(model, cfg, SIZE, 2)
+    return model, inputs, samples
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,6 @@ import math
 import os.path as osp
 from typing import List, Sequence, Tuple
 
-import numpy as np
 import pytest
 import torch
 import torch.nn as nn
@@ -14,14 +13,12 @@ from mmengine.config import Config
 from mmengine.model import revert_sync_batchnorm
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
-from mmengine.structures import PixelData
 from mmseg.registry import MODELS
-from mmseg.structures import SegDataSample
 
-from infmae_mm.analysis import complexity_with_attention
 from infmae_mm.models import LightTargetFusion, LightTargetHead
-from infmae_mm.testing import make_irstd_sample, tiny_arch_options
-from tests.host_tools import REPO
+from infmae_mm.testing import tiny_arch_options
+from tests.host_tools import REPO, load_tool
+from tests.test_irstd_model import irstd_batch
 
 CONFIG = osp.join(
     REPO,
@@ -144,20 +141,6 @@ def nano_segmentor(config: str = CONFIG) -> nn.Module:
     return model
 
 
-def irstd_batch(sizes: Sequence[Tuple[int, int]], seed: int = 0) -> dict:
-    rng = np.random.default_rng(seed)
-    inputs, samples = [], []
-    for h, w in sizes:
-        img, mask = make_irstd_sample(rng, h, w, num_targets=3)
-        inputs.append(torch.from_numpy(img)[None].repeat(3, 1, 1))
-        sample = SegDataSample(
-            metainfo=dict(ori_shape=(h, w), img_shape=(h, w)))
-        sample.gt_sem_seg = PixelData(
-            data=torch.from_numpy((mask > 0).astype(np.int64))[None])
-        samples.append(sample)
-    return dict(inputs=inputs, data_samples=samples)
-
-
 def test_config_swaps_only_the_head():
     cfg, base = Config.fromfile(CONFIG), Config.fromfile(BASE)
     head = cfg.model.decode_head
@@ -222,26 +205,12 @@ def test_builds_from_config_and_trains_one_step():
     assert result.pred_sem_seg.shape == (90, 150)
 
 
-class EncoderNeck(nn.Module):
-    """Backbone + neck of a segmentor (its ``extract_feat``)."""
-
-    def __init__(self, segmentor: nn.Module) -> None:
-        super().__init__()
-        self.segmentor = segmentor
-
-    def forward(self, x: torch.Tensor) -> List[torch.Tensor]:
-        return list(self.segmentor.extract_feat(x))
-
-
 def test_head_costs_less_than_the_nano_encoder():
-    model = nano_segmentor().eval()
-    x = torch.randn(1, 3, 256, 256)
-
-    with torch.no_grad():
-        feats = model.extract_feat(x)
-    encoder = complexity_with_attention(EncoderNeck(model), x)['flops']
-    light = complexity_with_attention(model.decode_head, (feats, ))['flops']
-    # the config's own width (32), not the tests' shrunk 16
-    full = LightTargetHead(in_channels=NANO, channels=32).eval()
-    light32 = complexity_with_attention(full, (list(feats), ))['flops']
+    """Counted by tools/analysis_tools/irstd_head_flops.py (nano encoder +
+    pyramid neck against the head, 256 x 256): the tests' shrunk head and the
+    config's own width (32) both under a tenth of the encoder."""
+    tool = load_tool('tools/analysis_tools/irstd_head_flops.py')
+    shrunk = tool.count(CONFIG, 'nano', 256, 1, test_widths=True)
+    full = tool.count(CONFIG, 'nano', 256, 1, test_widths=False)
+    light, light32, encoder = shrunk['head'], full['head'], full['encoder']
     assert light < light32 < encoder / 10, (light, light32, encoder)

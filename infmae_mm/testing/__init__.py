@@ -3,6 +3,7 @@
 Nothing in the runtime package imports from here: training never depends on
 generated data.
 """
+from .batches import pipeline_batch
 from .sequences import (MOTIONS, CameraView, SequenceSet, camera_views,
                         write_camera_sequences)
 from .synthetic import (IR_IMAGE_KINDS, SCENE_BOX_CLASSES, SCENE_TO_M3FD,
@@ -19,5 +20,5 @@ __all__ = [
     'write_irstd_layout', 'IRSTD_LAYOUTS', 'tiny_arch_options',
     'tiny_arch_cli', 'as_cfg_options', 'make_ir_temperature', 'camera_image',
     'add_surface_texture', 'MOTIONS', 'CameraView', 'SequenceSet',
-    'camera_views', 'write_camera_sequences'
+    'camera_views', 'write_camera_sequences', 'pipeline_batch'
 ]

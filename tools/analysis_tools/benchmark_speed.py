@@ -282,34 +282,13 @@ def _pretrain_batch(model, cfg, kind: str, size: int, batch: int):
     samples carry the pipeline's masks; other kinds: random inputs and empty
     samples (their masks are made in the model).
     """
-    import numpy as np
     import torch
     from mmpretrain.structures import DataSample
     if kind != 'infmae':
         inputs = torch.randn(batch, 3, size, size, device=_device())
         return inputs, [DataSample() for _ in range(batch)]
-    from mmengine.dataset import Compose, default_collate
-    steps = []
-    for t in cfg.train_dataloader.dataset.pipeline:
-        t = dict(t)
-        if t['type'] in ('LoadThermalImage', 'LoadImageFromFile'):
-            continue
-        if t['type'] == 'RandomResizedCrop':
-            t['scale'] = size
-        steps.append(t)
-    pipeline = Compose(steps)
-    rng = np.random.default_rng(0)
-    items = []
-    for _ in range(batch):
-        gray = rng.integers(0, 256, (size + size // 8, ) * 2, dtype=np.uint8)
-        img = np.repeat(gray[..., None], 3, 2)
-        items.append(
-            pipeline(
-                dict(
-                    img=img, img_shape=img.shape[:2],
-                    ori_shape=img.shape[:2])))
-    data = model.data_preprocessor(default_collate(items), True)
-    return data['inputs'], data['data_samples']
+    from infmae_mm.testing import pipeline_batch
+    return pipeline_batch(model, cfg, size, batch)
 
 
 def _optim_wrapper(model, amp: Optional[str]):

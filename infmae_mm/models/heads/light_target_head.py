@@ -113,7 +113,7 @@ if host_available('mmseg'):
 
     # Also registers SoftIoULoss, which the default loss_decode names.
     from ..losses import soft_iou_loss  # noqa: F401
-    from .small_target_head import thresholded_accuracy
+    from .small_target_head import TARGET_LOSSES, thresholded_accuracy
 
     __all__ += ['LightTargetHead']
 
@@ -176,14 +176,7 @@ if host_available('mmseg'):
                      out_channels: int = 1,
                      threshold: float = 0.5,
                      prior_prob: float = 0.01,
-                     loss_decode: Union[dict, Sequence[dict]] = (
-                         dict(
-                             type='CrossEntropyLoss',
-                             use_sigmoid=True,
-                             avg_non_ignore=True,
-                             loss_weight=1.0,
-                             loss_name='loss_bce'),
-                         dict(type='SoftIoULoss', loss_weight=1.0)),
+                     loss_decode: Union[dict, Sequence[dict]] = TARGET_LOSSES,
                      init_cfg: Union[dict, None] = None,
                      **kwargs) -> None:
             if num_classes != 2 or out_channels != 1:

@@ -14,6 +14,15 @@ from infmae_mm.registry import register_in_hosts
 from ..losses.soft_iou_loss import target_probability
 from ..width_check import check_widths
 
+#: The one-channel target heads' default ``loss_decode``: BCE over the
+#: non-padded pixels + soft IoU, on the full-resolution logits.
+TARGET_LOSSES = (dict(
+    type='CrossEntropyLoss',
+    use_sigmoid=True,
+    avg_non_ignore=True,
+    loss_weight=1.0,
+    loss_name='loss_bce'), dict(type='SoftIoULoss', loss_weight=1.0))
+
 
 @torch.no_grad()
 def thresholded_accuracy(head: BaseDecodeHead, seg_logits: torch.Tensor,
@@ -158,16 +167,7 @@ class SmallTargetHead(BaseDecodeHead):
                  dropout_ratio: float = 0.,
                  norm_cfg: dict = dict(type='BN', requires_grad=True),
                  act_cfg: dict = dict(type='ReLU'),
-                 loss_decode: Union[dict,
-                                    Sequence[dict]] = (dict(
-                                        type='CrossEntropyLoss',
-                                        use_sigmoid=True,
-                                        avg_non_ignore=True,
-                                        loss_weight=1.0,
-                                        loss_name='loss_bce'),
-                                                       dict(
-                                                           type='SoftIoULoss',
-                                                           loss_weight=1.0)),
+                 loss_decode: Union[dict, Sequence[dict]] = TARGET_LOSSES,
                  **kwargs) -> None:
         if num_classes != 2 or out_channels not in (1, 2):
             raise ValueError(
